@@ -1,0 +1,443 @@
+/**
+ * The error classes of the package. Every failure the client reports is a
+ * {@linkcode Rad69Error}, so `catch (e) { if (e instanceof Rad69Error) … }`
+ * catches everything the library itself raises.
+ *
+ * @module
+ */
+
+import type { InstanceReference } from "./references.ts";
+
+/** Options accepted by every error class of this package. */
+export interface Rad69ErrorOptions extends ErrorOptions {
+  /** The instance this error is about, when it is about one. */
+  instance?: InstanceReference;
+}
+
+/**
+ * Base class of every error this package raises.
+ *
+ * @example Catch any rad69 failure
+ * ```ts
+ * import { Rad69Error } from "@rad69/client";
+ * try {
+ *   throw new Rad69Error("Something went wrong");
+ * } catch (e) {
+ *   if (!(e instanceof Rad69Error)) throw e;
+ * }
+ * ```
+ */
+export class Rad69Error extends Error {
+  /** The instance the error concerns, when it concerns a single one. */
+  readonly instance: InstanceReference | undefined;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What went wrong.
+   * @param options The cause and the instance concerned.
+   */
+  constructor(message: string, options?: Rad69ErrorOptions) {
+    super(message, options);
+    this.name = "Rad69Error";
+    this.instance = options?.instance;
+  }
+}
+
+/**
+ * A study or series was given without its instances. RAD-69 retrieves
+ * instances only, so every reference must name its SOP Instance UIDs.
+ *
+ * @example
+ * ```ts
+ * import { NonInstanceParameterError, toInstanceRefs } from "@rad69/client";
+ * try {
+ *   toInstanceRefs([{ studyUid: "1.2.3" }]);
+ * } catch (e) {
+ *   console.assert(e instanceof NonInstanceParameterError);
+ * }
+ * ```
+ */
+export class NonInstanceParameterError extends Rad69Error {
+  /**
+   * Creates the error.
+   *
+   * @param message What was given without instances.
+   * @param options The cause.
+   */
+  constructor(message: string, options?: Rad69ErrorOptions) {
+    super(message, options);
+    this.name = "NonInstanceParameterError";
+  }
+}
+
+/**
+ * A UID does not follow the DICOM UID syntax (PS3.5 §9.1): digits and dots,
+ * no empty component, no leading zero in a component other than "0", at most
+ * 64 characters. Raised before any request is sent.
+ */
+export class InvalidUidError extends Rad69Error {
+  /** The offending value. */
+  readonly uid: string;
+  /** Where the value was found, e.g. `references[3].seriesInstanceUid`. */
+  readonly where: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param uid The offending value.
+   * @param where Where it was found.
+   * @param reason Why it is not a UID.
+   */
+  constructor(uid: string, where: string, reason: string) {
+    super(`Invalid DICOM UID at ${where}: "${uid}" ${reason}`);
+    this.name = "InvalidUidError";
+    this.uid = uid;
+    this.where = where;
+  }
+}
+
+/** Options of {@linkcode Rad69HttpError}. */
+export interface Rad69HttpErrorOptions extends Rad69ErrorOptions {
+  /** The HTTP status code. */
+  status: number;
+  /** The URL that answered. */
+  url: string;
+  /** The first bytes of the body, decoded as text. */
+  bodyExcerpt: string;
+  /** Seconds the server asked to wait (`Retry-After`), when it said so. */
+  retryAfterSeconds?: number;
+}
+
+/**
+ * The server answered with a non-2xx status and no SOAP Fault.
+ */
+export class Rad69HttpError extends Rad69Error {
+  /** The HTTP status code. */
+  readonly status: number;
+  /** The URL that answered. */
+  readonly url: string;
+  /** The first few hundred bytes of the body, decoded as text. */
+  readonly bodyExcerpt: string;
+  /** Seconds the server asked to wait before retrying, if it said so. */
+  readonly retryAfterSeconds: number | undefined;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What went wrong.
+   * @param options Status, URL and body excerpt.
+   */
+  constructor(message: string, options: Rad69HttpErrorOptions) {
+    super(message, options);
+    this.name = "Rad69HttpError";
+    this.status = options.status;
+    this.url = options.url;
+    this.bodyExcerpt = options.bodyExcerpt;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+}
+
+/** Options of {@linkcode Rad69ServerError}. */
+export interface Rad69ServerErrorOptions extends Rad69ErrorOptions {
+  /** The `errorCode` of the RegistryError, or the SOAP Fault code. */
+  code: string;
+  /** The `codeContext` of the RegistryError, or the Fault reason. */
+  context?: string;
+  /** The `location` of the RegistryError. */
+  location?: string;
+  /** The `severity` URN of the RegistryError. */
+  severity?: string;
+}
+
+/**
+ * The server reported an error for an instance (a RegistryError with
+ * severity Error), or for the whole request. The error code is kept as the
+ * string the server sent, whatever it is.
+ */
+export class Rad69ServerError extends Rad69Error {
+  /** The error code exactly as the server sent it. */
+  readonly code: string;
+  /** The code context (a human-readable explanation), possibly empty. */
+  readonly context: string;
+  /** The location the server gave, possibly empty. */
+  readonly location: string;
+  /** The severity URN, possibly empty. */
+  readonly severity: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What went wrong.
+   * @param options The code, context, location and severity.
+   */
+  constructor(message: string, options: Rad69ServerErrorOptions) {
+    super(message, options);
+    this.name = "Rad69ServerError";
+    this.code = options.code;
+    this.context = options.context ?? "";
+    this.location = options.location ?? "";
+    this.severity = options.severity ?? "";
+  }
+}
+
+/**
+ * The server does not have the requested document: it answered
+ * `XDSMissingDocument` or `XDSDocumentUniqueIdError` (or the WADO-WS code
+ * `urn:dicom:wado:0017`) for it.
+ */
+export class XDSMissingDocumentError extends Rad69ServerError {
+  /**
+   * Creates the error.
+   *
+   * @param message What is missing.
+   * @param options The code, context, location and severity.
+   */
+  constructor(message: string, options: Rad69ServerErrorOptions) {
+    super(message, options);
+    this.name = "XDSMissingDocumentError";
+  }
+}
+
+/** Options of {@linkcode SoapFaultError}. */
+export interface SoapFaultErrorOptions extends Rad69ErrorOptions {
+  /** The Fault code value, e.g. `env:Sender`. */
+  code: string;
+  /** The first Subcode value, e.g. `wsa:MessageAddressingHeaderRequired`. */
+  subcode?: string;
+  /** The Fault reason text. */
+  reason: string;
+  /** The HTTP status that carried the Fault. */
+  status: number;
+}
+
+/**
+ * The server answered with a SOAP Fault, whatever the HTTP status
+ * (WS-I BP R1107).
+ */
+export class SoapFaultError extends Rad69ServerError {
+  /** The Fault Subcode value, or "" when there is none. */
+  readonly subcode: string;
+  /** The Fault reason text. */
+  readonly reason: string;
+  /** The HTTP status that carried the Fault. */
+  readonly status: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What went wrong.
+   * @param options The Fault's code, subcode, reason and HTTP status.
+   */
+  constructor(message: string, options: SoapFaultErrorOptions) {
+    super(message, { ...options, context: options.reason });
+    this.name = "SoapFaultError";
+    this.subcode = options.subcode ?? "";
+    this.reason = options.reason;
+    this.status = options.status;
+  }
+}
+
+/**
+ * The answer is not a RAD-69 answer: wrong or missing Content-Type, a
+ * malformed SOAP envelope, a multipart body that breaks the MIME rules, or a
+ * root part that does not hold a RetrieveDocumentSetResponse.
+ */
+export class Rad69ProtocolError extends Rad69Error {
+  /** The first bytes of the offending content, decoded as text ("" if none). */
+  readonly excerpt: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What is wrong.
+   * @param options The cause, the instance, and an excerpt of the content.
+   */
+  constructor(
+    message: string,
+    options?: Rad69ErrorOptions & { excerpt?: string },
+  ) {
+    super(message, options);
+    this.name = "Rad69ProtocolError";
+    this.excerpt = options?.excerpt ?? "";
+  }
+}
+
+/**
+ * A multipart body breaks the MIME rules at a byte offset (missing boundary,
+ * malformed part headers, a boundary over 70 characters).
+ */
+export class MultipartSyntaxError extends Rad69ProtocolError {
+  /** Byte offset in the body where the problem was found (-1 if unknown). */
+  readonly offset: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What is wrong.
+   * @param offset Byte offset in the body (-1 if unknown).
+   */
+  constructor(message: string, offset = -1) {
+    super(offset >= 0 ? `${message} (at byte ${offset})` : message);
+    this.name = "MultipartSyntaxError";
+    this.offset = offset;
+  }
+}
+
+/**
+ * The answer ended before its closing delimiter (or before a part that the
+ * SOAP root referenced arrived). The incomplete part is never delivered;
+ * every instance not yet delivered fails with this error.
+ */
+export class TruncatedResponseError extends Rad69Error {
+  /**
+   * Creates the error.
+   *
+   * @param message What was cut.
+   * @param options The cause and the instance concerned.
+   */
+  constructor(message: string, options?: Rad69ErrorOptions) {
+    super(message, options);
+    this.name = "TruncatedResponseError";
+  }
+}
+
+/**
+ * The server answered Success (or PartialSuccess) but sent no document and
+ * no RegistryError for a requested instance.
+ */
+export class DocumentNotReturnedError extends Rad69Error {
+  /**
+   * Creates the error.
+   *
+   * @param message Which instance was not returned.
+   * @param options The instance concerned.
+   */
+  constructor(message: string, options?: Rad69ErrorOptions) {
+    super(message, options);
+    this.name = "DocumentNotReturnedError";
+  }
+}
+
+/** The bytes returned for a document are not a DICOM Part-10 instance. */
+export class InvalidDicomError extends Rad69Error {
+  /** The DocumentUniqueId the bytes came for. */
+  readonly documentUniqueId: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param documentUniqueId The DocumentUniqueId the bytes came for.
+   * @param reason Why the bytes are not DICOM.
+   * @param options The cause and the instance concerned.
+   */
+  constructor(
+    documentUniqueId: string,
+    reason: string,
+    options?: Rad69ErrorOptions,
+  ) {
+    super(
+      `Document "${documentUniqueId}" is not a DICOM instance: ${reason}`,
+      options,
+    );
+    this.name = "InvalidDicomError";
+    this.documentUniqueId = documentUniqueId;
+  }
+}
+
+/**
+ * The SOP Instance UID inside a returned instance differs from the
+ * DocumentUniqueId it was returned for.
+ */
+export class SopInstanceMismatchError extends Rad69Error {
+  /** The DocumentUniqueId the bytes came for. */
+  readonly documentUniqueId: string;
+  /** The SOP Instance UID found inside the bytes. */
+  readonly foundSopInstanceUid: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param documentUniqueId The DocumentUniqueId the bytes came for.
+   * @param found The SOP Instance UID found inside the bytes.
+   * @param options The instance concerned.
+   */
+  constructor(
+    documentUniqueId: string,
+    found: string,
+    options?: Rad69ErrorOptions,
+  ) {
+    super(
+      `Document "${documentUniqueId}" holds SOP Instance UID "${found}" instead`,
+      options,
+    );
+    this.name = "SopInstanceMismatchError";
+    this.documentUniqueId = documentUniqueId;
+    this.foundSopInstanceUid = found;
+  }
+}
+
+/** A configured size limit was exceeded (root part, one part, headers). */
+export class LimitExceededError extends Rad69ProtocolError {
+  /** The name of the limit, e.g. `maxPartSize`. */
+  readonly limit: string;
+  /** The limit's value. */
+  readonly max: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param limit The name of the limit.
+   * @param max The limit's value.
+   * @param what What exceeded it.
+   */
+  constructor(limit: string, max: number, what: string) {
+    super(`${what} exceeds ${limit} (${max})`);
+    this.name = "LimitExceededError";
+    this.limit = limit;
+    this.max = max;
+  }
+}
+
+/**
+ * The connection failed, was reset, timed out, or stalled. Transient: the
+ * client retries these when `retries` allows.
+ */
+export class Rad69NetworkError extends Rad69Error {
+  /**
+   * Creates the error.
+   *
+   * @param message What happened.
+   * @param options The underlying error as `cause`.
+   */
+  constructor(message: string, options?: Rad69ErrorOptions) {
+    super(message, options);
+    this.name = "Rad69NetworkError";
+  }
+}
+
+/**
+ * More than one requested instance failed and none of the failures was
+ * ignored. `failures` lists each with its own error.
+ */
+export class IncompleteRetrieveError extends Rad69Error {
+  /** Every instance that was not delivered, with the reason. */
+  readonly failures: readonly Rad69Error[];
+
+  /**
+   * Creates the error.
+   *
+   * @param failures The per-instance errors.
+   */
+  constructor(failures: readonly Rad69Error[]) {
+    const first = failures[0];
+    super(
+      `${failures.length} instance(s) were not delivered; first: ${
+        first ? first.message : "none"
+      }`,
+      { cause: first },
+    );
+    this.name = "IncompleteRetrieveError";
+    this.failures = failures;
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * Creation of delimiter search engines by kind.
+ *
+ * @module
+ */
+
+import type { ScanEngine } from "./scan_engine.ts";
+import { TsScanEngine } from "./ts_scan_engine.ts";
+import { WasmScanEngine } from "./wasm_scanner.ts";
+
+/** The available delimiter search engines. */
+export type ScanEngineKind = "wasm" | "ts";
+
+/**
+ * Creates a delimiter search engine.
+ *
+ * @param kind `"wasm"` (SIMD scanner compiled from Rust) or `"ts"` (pure
+ * TypeScript Boyer-Moore-Horspool).
+ * @returns A new engine; the caller disposes it.
+ * @throws {TypeError} For an unknown kind.
+ *
+ * @example
+ * ```ts
+ * import { createScanEngine } from "@rad69/client";
+ * using engine = createScanEngine("ts");
+ * engine.setNeedle(new TextEncoder().encode("--b"));
+ * engine.reserve(16, 0);
+ * engine.window.set(new TextEncoder().encode("xx--b"));
+ * console.assert(engine.find(0, 5) === 2);
+ * ```
+ */
+export function createScanEngine(kind: ScanEngineKind): ScanEngine {
+  switch (kind) {
+    case "wasm":
+      return new WasmScanEngine();
+    case "ts":
+      return new TsScanEngine();
+    default:
+      throw new TypeError(
+        `Unknown scan engine "${String(kind)}": expected "wasm" or "ts"`,
+      );
+  }
+}

@@ -1,0 +1,480 @@
+/**
+ * The push-based MIME multipart parser at the heart of the splitter. It owns
+ * one reusable window (from a {@linkcode ScanEngine}), copies each chunk into
+ * it once, searches it for the delimiter and copies each complete part body
+ * out once.
+ *
+ * @module
+ */
+
+import { LimitExceededError, TruncatedResponseError } from "../errors.ts";
+import { assertBoundary } from "./content_type.ts";
+import { parsePartHeaders } from "./part_headers.ts";
+import type { ScanEngine } from "./scan_engine.ts";
+import { createScanEngine, type ScanEngineKind } from "./engines.ts";
+
+/** One complete part of a multipart body. */
+export interface MultipartPart {
+  /** 0-based position of the part in the body. */
+  readonly index: number;
+  /** The part's header fields (names are case-insensitive). */
+  readonly headers: Headers;
+  /** The part body: an owned copy, exactly the bytes between delimiters. */
+  readonly body: Uint8Array;
+  /** Byte offset of the part body in the whole multipart body. */
+  readonly offset: number;
+}
+
+/** Options of {@linkcode MultipartParser} and `MultipartSplitter`. */
+export interface MultipartParserOptions {
+  /**
+   * The delimiter search engine: `"wasm"` (SIMD, the default), `"ts"` (pure
+   * TypeScript), or an engine instance (which the parser then owns and
+   * disposes).
+   *
+   * @default {"wasm"}
+   */
+  engine?: ScanEngineKind | ScanEngine;
+  /**
+   * The largest part body accepted, in bytes, or a function of the part's
+   * headers and index that gives it (to cap the SOAP root part differently).
+   *
+   * @default {2147483648}
+   */
+  maxPartSize?: number | ((headers: Headers, index: number) => number);
+  /**
+   * The largest header section of one part, in bytes.
+   *
+   * @default {16384}
+   */
+  maxHeaderBytes?: number;
+  /**
+   * The most header fields in one part.
+   *
+   * @default {64}
+   */
+  maxHeaderCount?: number;
+  /**
+   * Initial window size in bytes (grows when a part does not fit).
+   *
+   * @default {5242880}
+   */
+  windowSize?: number;
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+const DASH = 0x2d;
+const SPACE = 0x20;
+const TAB = 0x09;
+/** How much transport padding after a boundary is tolerated. */
+const MAX_PADDING = 256;
+
+enum State {
+  Preamble,
+  Headers,
+  Body,
+  Epilogue,
+}
+
+/**
+ * A push-based multipart parser. Feed it chunks with `push`; it calls back
+ * with every complete part; `finish` checks that the closing delimiter came.
+ *
+ * Splitting is on `CRLF--boundary` only (a body may hold `--boundary` after a
+ * bare LF, or boundary look-alikes, without being cut). The first delimiter
+ * may come without the leading CRLF, and a preamble and an epilogue are
+ * ignored. When the first delimiter line ends in a bare LF, the body is taken
+ * to use LF-only line endings and later delimiters are `LF--boundary`.
+ *
+ * @example Split a small body
+ * ```ts
+ * import { MultipartParser } from "@rad69/client";
+ * const body = new TextEncoder().encode(
+ *   "--b\r\nContent-ID: <1>\r\n\r\nhello\r\n--b--\r\n",
+ * );
+ * using parser = new MultipartParser("b", { engine: "ts" });
+ * const parts: string[] = [];
+ * parser.push(body, (part) => parts.push(new TextDecoder().decode(part.body)));
+ * parser.finish();
+ * console.assert(parts[0] === "hello");
+ * ```
+ */
+export class MultipartParser implements Disposable {
+  #engine: ScanEngine;
+  #dashBoundary: Uint8Array;
+  #crlfDelimiter: Uint8Array;
+  #lfDelimiter: Uint8Array;
+  #needleLength: number;
+  #needle: Uint8Array;
+  #maxPartSize: number | ((headers: Headers, index: number) => number);
+  #maxHeaderBytes: number;
+  #maxHeaderCount: number;
+  #window: Uint8Array;
+  #len = 0;
+  #base = 0;
+  #state: State = State.Preamble;
+  #scanFrom = 0;
+  #partStart = 0;
+  #bodyStart = 0;
+  #headers: Headers = new Headers();
+  #partLimit = 0;
+  #index = 0;
+  #disposed = false;
+
+  /**
+   * Creates a parser for one multipart body.
+   *
+   * @param boundary The boundary from the Content-Type (without `--`).
+   * @param options Engine and limits.
+   * @throws {MultipartSyntaxError} When the boundary is empty, longer than
+   * 70 characters, or holds control characters.
+   */
+  constructor(boundary: string, options: MultipartParserOptions = {}) {
+    assertBoundary(boundary);
+    const enc = new TextEncoder();
+    this.#dashBoundary = enc.encode(`--${boundary}`);
+    this.#crlfDelimiter = enc.encode(`\r\n--${boundary}`);
+    this.#lfDelimiter = enc.encode(`\n--${boundary}`);
+    this.#maxPartSize = options.maxPartSize ?? 2 ** 31;
+    this.#maxHeaderBytes = options.maxHeaderBytes ?? 16384;
+    this.#maxHeaderCount = options.maxHeaderCount ?? 64;
+    const engine = options.engine ?? "wasm";
+    this.#engine = typeof engine === "string"
+      ? createScanEngine(engine)
+      : engine;
+    this.#engine.reserve(Math.max(1024, options.windowSize ?? 5 * 2 ** 20), 0);
+    this.#window = this.#engine.window;
+    this.#engine.setNeedle(this.#dashBoundary);
+    this.#needle = this.#dashBoundary;
+    this.#needleLength = this.#dashBoundary.length;
+  }
+
+  /** Which engine kind scans for delimiters. */
+  get engineKind(): "ts" | "wasm" {
+    return this.#engine.kind;
+  }
+
+  /** `true` once the closing delimiter has been seen. */
+  get done(): boolean {
+    return this.#state === State.Epilogue;
+  }
+
+  /** How many parts have been emitted. */
+  get partCount(): number {
+    return this.#index;
+  }
+
+  /**
+   * Feeds the next chunk. The chunk is copied before `push` returns, so the
+   * caller may reuse its buffer.
+   *
+   * @param chunk The next bytes of the body.
+   * @param onPart Called with each part completed by these bytes.
+   * @throws {MultipartSyntaxError} On malformed part headers.
+   * @throws {LimitExceededError} When a part or header section is too big.
+   */
+  push(chunk: Uint8Array, onPart: (part: MultipartPart) => void): void {
+    if (this.#disposed) throw new TypeError("Cannot push: parser is disposed");
+    if (this.#state === State.Epilogue || chunk.length === 0) return;
+    if (this.#len + chunk.length > this.#window.length) this.#makeRoom(chunk);
+    this.#window.set(chunk, this.#len);
+    this.#len += chunk.length;
+    this.#run(onPart);
+  }
+
+  /**
+   * Ends the body.
+   *
+   * @throws {TruncatedResponseError} When the closing delimiter never came;
+   * the incomplete part is not delivered.
+   */
+  finish(): void {
+    if (this.#state !== State.Epilogue) {
+      const where = this.#state === State.Preamble
+        ? "before its first boundary"
+        : `inside part ${this.#index + 1}`;
+      throw new TruncatedResponseError(
+        `Multipart body ended ${where}, at byte ${
+          this.#base + this.#len
+        }, without its closing delimiter`,
+      );
+    }
+  }
+
+  /** Releases the window. */
+  [Symbol.dispose](): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#engine[Symbol.dispose]();
+  }
+
+  #keepFrom(): number {
+    switch (this.#state) {
+      case State.Preamble:
+        return Math.max(0, this.#scanFrom - 1);
+      case State.Headers:
+        return this.#partStart;
+      case State.Body:
+        return Math.min(this.#bodyStart, this.#scanFrom);
+      default:
+        return this.#len;
+    }
+  }
+
+  #makeRoom(chunk: Uint8Array): void {
+    const keep = this.#keepFrom();
+    if (keep > 0) {
+      this.#window.copyWithin(0, keep, this.#len);
+      this.#len -= keep;
+      this.#base += keep;
+      this.#scanFrom -= keep;
+      this.#partStart -= keep;
+      this.#bodyStart -= keep;
+    }
+    const needed = this.#len + chunk.length;
+    if (needed > this.#window.length) {
+      this.#engine.reserve(
+        Math.max(needed, Math.min(this.#window.length * 2, needed + 2 ** 26)),
+        this.#len,
+      );
+      this.#window = this.#engine.window;
+    }
+  }
+
+  #setNeedle(needle: Uint8Array): void {
+    this.#engine.setNeedle(needle);
+    this.#needle = needle;
+    this.#needleLength = needle.length;
+  }
+
+  #run(onPart: (part: MultipartPart) => void): void {
+    for (;;) {
+      switch (this.#state) {
+        case State.Preamble:
+          if (!this.#preamble()) return;
+          break;
+        case State.Headers:
+          if (!this.#headerSection()) return;
+          break;
+        case State.Body:
+          if (!this.#body(onPart)) return;
+          break;
+        default:
+          return;
+      }
+    }
+  }
+
+  /**
+   * Reads what follows a boundary at `at`: `--` (close), or optional
+   * padding then a line end. Returns the index after the line end, -2 for a
+   * close delimiter, -1 when more bytes are needed, -3 when it is not a
+   * delimiter line.
+   */
+  #afterBoundary(at: number): number {
+    const w = this.#window;
+    const len = this.#len;
+    if (at + 2 > len) return -1;
+    if (w[at] === DASH && w[at + 1] === DASH) return -2;
+    let i = at;
+    while (i < len && (w[i] === SPACE || w[i] === TAB)) {
+      if (i - at > MAX_PADDING) return -3;
+      i++;
+    }
+    if (i >= len) return -1;
+    if (w[i] === LF) return i + 1;
+    if (w[i] === CR) {
+      if (i + 1 >= len) return -1;
+      return w[i + 1] === LF ? i + 2 : -3;
+    }
+    return -3;
+  }
+
+  #preamble(): boolean {
+    const w = this.#window;
+    for (;;) {
+      const i = this.#engine.find(this.#scanFrom, this.#len);
+      if (i < 0) {
+        this.#scanFrom = Math.max(0, this.#len - this.#needleLength + 1);
+        return false;
+      }
+      const atLineStart = (this.#base + i === 0) || (i > 0 && w[i - 1] === LF);
+      if (!atLineStart) {
+        this.#scanFrom = i + 1;
+        continue;
+      }
+      const next = this.#afterBoundary(i + this.#needleLength);
+      if (next === -1) {
+        this.#scanFrom = i;
+        return false;
+      }
+      if (next === -3) {
+        this.#scanFrom = i + 1;
+        continue;
+      }
+      if (next === -2) {
+        this.#state = State.Epilogue;
+        return false;
+      }
+      const lfOnly = w[next - 2] !== CR;
+      this.#setNeedle(lfOnly ? this.#lfDelimiter : this.#crlfDelimiter);
+      this.#state = State.Headers;
+      this.#partStart = next;
+      this.#scanFrom = next;
+      return true;
+    }
+  }
+
+  #headerSection(): boolean {
+    const w = this.#window;
+    const start = this.#partStart;
+    const len = this.#len;
+    // An empty part: the delimiter follows at once.
+    const n = this.#needleLength;
+    if (len - start >= n) {
+      if (this.#engine.find(start, start + n) === start) {
+        this.#headers = new Headers();
+        this.#beginBody(start);
+        return true;
+      }
+    } else if (this.#isNeedlePrefix(start, len)) {
+      return false; // Too few bytes to tell an empty part from headers.
+    }
+    // The header section ends at an empty line.
+    let end = -1;
+    let bodyStart = -1;
+    if (w[start] === LF) {
+      end = start;
+      bodyStart = start + 1;
+    } else if (w[start] === CR && start + 1 < len && w[start + 1] === LF) {
+      end = start;
+      bodyStart = start + 2;
+    } else if (w[start] === CR && start + 1 >= len) {
+      return false;
+    } else {
+      for (let i = Math.max(start, this.#scanFrom); i < len; i++) {
+        if (w[i] !== LF) continue;
+        if (i + 1 >= len) {
+          this.#scanFrom = i;
+          break;
+        }
+        if (w[i + 1] === LF) {
+          end = i + 1;
+          bodyStart = i + 2;
+          break;
+        }
+        if (w[i + 1] === CR) {
+          if (i + 2 >= len) {
+            this.#scanFrom = i;
+            break;
+          }
+          if (w[i + 2] === LF) {
+            end = i + 1;
+            bodyStart = i + 3;
+            break;
+          }
+        }
+        this.#scanFrom = i + 1;
+      }
+    }
+    if (end < 0) {
+      if (len - start > this.#maxHeaderBytes) {
+        throw new LimitExceededError(
+          "maxHeaderBytes",
+          this.#maxHeaderBytes,
+          `Header section of part ${this.#index + 1} at byte ${
+            this.#base + start
+          }`,
+        );
+      }
+      if (end < 0 && this.#scanFrom < start) this.#scanFrom = start;
+      return false;
+    }
+    if (end - start > this.#maxHeaderBytes) {
+      throw new LimitExceededError(
+        "maxHeaderBytes",
+        this.#maxHeaderBytes,
+        `Header section of part ${this.#index + 1} at byte ${
+          this.#base + start
+        }`,
+      );
+    }
+    this.#headers = parsePartHeaders(
+      w.subarray(start, end),
+      this.#base + start,
+      this.#maxHeaderCount,
+    );
+    this.#beginBody(bodyStart);
+    return true;
+  }
+
+  #isNeedlePrefix(from: number, to: number): boolean {
+    const needle = this.#needle;
+    for (let i = from; i < to; i++) {
+      if (this.#window[i] !== needle[i - from]) return false;
+    }
+    return true;
+  }
+
+  #beginBody(bodyStart: number): void {
+    const limit = this.#maxPartSize;
+    this.#partLimit = typeof limit === "function"
+      ? limit(this.#headers, this.#index)
+      : limit;
+    this.#state = State.Body;
+    this.#bodyStart = bodyStart;
+    this.#scanFrom = bodyStart;
+  }
+
+  #body(onPart: (part: MultipartPart) => void): boolean {
+    for (;;) {
+      const i = this.#engine.find(this.#scanFrom, this.#len);
+      if (i < 0) {
+        this.#scanFrom = Math.max(
+          this.#bodyStart,
+          this.#len - this.#needleLength + 1,
+        );
+        if (this.#scanFrom - this.#bodyStart > this.#partLimit) {
+          this.#tooBig();
+        }
+        return false;
+      }
+      const next = this.#afterBoundary(i + this.#needleLength);
+      if (next === -1) {
+        this.#scanFrom = i;
+        return false;
+      }
+      if (next === -3) {
+        // `--boundary` followed by something else: part of the content.
+        this.#scanFrom = i + 1;
+        continue;
+      }
+      if (i - this.#bodyStart > this.#partLimit) this.#tooBig();
+      const part: MultipartPart = {
+        index: this.#index++,
+        headers: this.#headers,
+        body: this.#window.slice(this.#bodyStart, i),
+        offset: this.#base + this.#bodyStart,
+      };
+      if (next === -2) {
+        this.#state = State.Epilogue;
+        onPart(part);
+        return false;
+      }
+      this.#state = State.Headers;
+      this.#partStart = next;
+      this.#scanFrom = next;
+      onPart(part);
+      return true;
+    }
+  }
+
+  #tooBig(): never {
+    throw new LimitExceededError(
+      "maxPartSize",
+      this.#partLimit,
+      `Part ${this.#index + 1} at byte ${this.#base + this.#bodyStart}`,
+    );
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * The contract between the multipart splitter and a delimiter search engine
+ * (pure TypeScript or WASM). The engine owns one reusable window of bytes:
+ * the splitter copies incoming chunks into it and asks the engine to find the
+ * delimiter inside it.
+ *
+ * @module
+ */
+
+/**
+ * A delimiter search engine over a reusable byte window.
+ *
+ * The splitter uses it like this:
+ * 1. `setNeedle(delimiter)` once the delimiter is known (may be called again
+ *    to switch, e.g. from `--boundary` to `\r\n--boundary`).
+ * 2. `reserve(size, keep)` to make `window.length >= size`, keeping the first
+ *    `keep` bytes. Views may be re-created: always re-read `window` after it.
+ * 3. copy input into `window`, then `find(from, to)`.
+ */
+export interface ScanEngine extends Disposable {
+  /** Which implementation this is. */
+  readonly kind: "ts" | "wasm";
+  /** The current window. Re-read after every `reserve` call. */
+  readonly window: Uint8Array;
+  /**
+   * Ensures `window.length >= size`, preserving bytes `[0, keep)`.
+   *
+   * @param size The minimum window size in bytes.
+   * @param keep How many leading bytes must survive a reallocation.
+   */
+  reserve(size: number, keep: number): void;
+  /**
+   * Sets the byte sequence to search for (1 to 80 bytes).
+   *
+   * @param needle The delimiter bytes.
+   */
+  setNeedle(needle: Uint8Array): void;
+  /**
+   * Finds the first occurrence of the needle that lies wholly inside
+   * `window[from, to)`.
+   *
+   * @param from First index to consider.
+   * @param to End of the searched range (exclusive).
+   * @returns The index of the match, or -1.
+   */
+  find(from: number, to: number): number;
+}
