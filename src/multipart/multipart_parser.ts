@@ -177,6 +177,8 @@ export class MultipartParser implements Disposable {
   push(chunk: Uint8Array, onPart: (part: MultipartPart) => void): void {
     if (this.#disposed) throw new TypeError("Cannot push: parser is disposed");
     if (this.#state === State.Epilogue || chunk.length === 0) return;
+    // Another engine may have grown shared wasm memory since the last call.
+    this.#window = this.#engine.window;
     if (this.#len + chunk.length > this.#window.length) this.#makeRoom(chunk);
     this.#window.set(chunk, this.#len);
     this.#len += chunk.length;
@@ -250,6 +252,7 @@ export class MultipartParser implements Disposable {
 
   #run(onPart: (part: MultipartPart) => void): void {
     for (;;) {
+      this.#window = this.#engine.window;
       switch (this.#state) {
         case State.Preamble:
           if (!this.#preamble()) return;

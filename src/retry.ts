@@ -1,0 +1,212 @@
+/**
+ * Retries of transient failures: one exchange, then re-requests of only the
+ * instances that failed transiently, with exponential backoff and jitter.
+ *
+ * @module
+ */
+
+import {
+  type Rad69Error,
+  Rad69HttpError,
+  Rad69NetworkError,
+  TruncatedResponseError,
+} from "./errors.ts";
+import type { InstanceReference } from "./references.ts";
+import {
+  type InstanceOutcome,
+  retrieveBatch,
+  type RetrieveBatchOptions,
+} from "./retrieve_batch.ts";
+
+/** HTTP statuses worth retrying. */
+const TRANSIENT_STATUS = new Set([408, 429, 502, 503, 504]);
+
+/**
+ * Tells whether a failure is transient (worth a retry): connection errors,
+ * resets, stalls and timeouts, bodies cut before their closing delimiter,
+ * and HTTP 408, 429, 502, 503 and 504. Missing documents, other 4xx, SOAP
+ * Faults and invalid DICOM are permanent.
+ *
+ * @param error The failure.
+ * @returns `true` when a retry may succeed.
+ *
+ * @example
+ * ```ts
+ * import { isTransientError, Rad69NetworkError } from "@rad69/client";
+ * console.assert(isTransientError(new Rad69NetworkError("reset")));
+ * ```
+ */
+export function isTransientError(error: unknown): boolean {
+  if (error instanceof Rad69NetworkError) return true;
+  if (error instanceof TruncatedResponseError) return true;
+  if (error instanceof Rad69HttpError) {
+    return TRANSIENT_STATUS.has(error.status);
+  }
+  return false;
+}
+
+/** One attempt of an exchange, as reported to `onAttempt`. */
+export interface AttemptReport {
+  /** 1 for the first try. */
+  readonly attempt: number;
+  /** How many instances this attempt asked for. */
+  readonly requested: number;
+  /** How many it delivered. */
+  readonly delivered: number;
+  /** How many failed permanently (or transiently on the last attempt). */
+  readonly failed: number;
+  /** How many failed transiently and will be asked for again. */
+  readonly retrying: number;
+  /** The first transient error, when there was one. */
+  readonly transientError?: Rad69Error;
+  /** Milliseconds waited before the next attempt (0 when none follows). */
+  readonly delayMs: number;
+}
+
+/** Options of {@linkcode retrieveWithRetries}. */
+export interface RetryOptions extends RetrieveBatchOptions {
+  /**
+   * How many times a transient failure is retried.
+   *
+   * @default {3}
+   */
+  retries?: number;
+  /**
+   * The first backoff delay in milliseconds (doubled each attempt, with
+   * jitter).
+   *
+   * @default {500}
+   */
+  retryBaseDelayMs?: number;
+  /**
+   * The longest backoff delay (and the longest Retry-After honoured), in
+   * milliseconds.
+   *
+   * @default {30000}
+   */
+  retryMaxDelayMs?: number;
+  /** Called after every attempt. */
+  onAttempt?: (report: AttemptReport) => void;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * Computes the delay before attempt `attempt + 1`: exponential with full
+ * jitter, at least what `Retry-After` asked, at most `max`.
+ *
+ * @param attempt The attempt that just failed (1-based).
+ * @param error The transient error.
+ * @param base The first delay.
+ * @param max The cap.
+ * @returns Milliseconds to wait.
+ */
+export function backoffDelay(
+  attempt: number,
+  error: Rad69Error | undefined,
+  base: number,
+  max: number,
+): number {
+  const exp = Math.min(max, base * 2 ** (attempt - 1));
+  let delay = exp / 2 + Math.random() * exp / 2;
+  if (
+    error instanceof Rad69HttpError && error.retryAfterSeconds !== undefined
+  ) {
+    delay = Math.max(delay, Math.min(max, error.retryAfterSeconds * 1000));
+  }
+  return Math.round(Math.min(max, delay));
+}
+
+/**
+ * Runs one exchange for `refs` and retries the instances that failed
+ * transiently, re-requesting only those, up to `retries` times. Yields one
+ * outcome per distinct instance.
+ *
+ * @param refs The instances of one request.
+ * @param options Transport, request and retry options.
+ * @returns The outcomes, delivered ones as they arrive.
+ * @throws {DOMException} When `signal` aborts.
+ *
+ * @example
+ * ```ts ignore
+ * for await (const o of retrieveWithRetries(refs, { url, retries: 5 })) {
+ *   console.log(o.status, o.ref.instanceUid);
+ * }
+ * ```
+ */
+export async function* retrieveWithRetries(
+  refs: readonly InstanceReference[],
+  options: RetryOptions,
+): AsyncGenerator<InstanceOutcome, void, undefined> {
+  const retries = Math.max(0, options.retries ?? 3);
+  const base = options.retryBaseDelayMs ?? 500;
+  const max = options.retryMaxDelayMs ?? 30_000;
+  const logger = options.logger;
+  let pending: readonly InstanceReference[] = refs;
+  for (let attempt = 1; pending.length > 0; attempt++) {
+    const last = attempt > retries;
+    const again: InstanceReference[] = [];
+    let delivered = 0;
+    let failed = 0;
+    let transientError: Rad69Error | undefined;
+    for await (const outcome of retrieveBatch(pending, options)) {
+      if (outcome.status === "delivered") {
+        delivered++;
+        yield outcome;
+      } else if (!last && isTransientError(outcome.error)) {
+        transientError ??= outcome.error;
+        again.push(outcome.ref);
+      } else {
+        failed++;
+        yield outcome;
+      }
+    }
+    const delayMs = again.length > 0
+      ? backoffDelay(attempt, transientError, base, max)
+      : 0;
+    const report: AttemptReport = transientError
+      ? {
+        attempt,
+        requested: pending.length,
+        delivered,
+        failed,
+        retrying: again.length,
+        transientError,
+        delayMs,
+      }
+      : {
+        attempt,
+        requested: pending.length,
+        delivered,
+        failed,
+        retrying: again.length,
+        delayMs,
+      };
+    options.onAttempt?.(report);
+    logger?.debug?.(
+      `Attempt ${attempt}: ${pending.length} requested, ${delivered} delivered, ${failed} failed, ${again.length} to retry`,
+    );
+    if (again.length > 0) {
+      logger?.warn?.(
+        `Retrying ${again.length} instance(s) in ${delayMs} ms (attempt ${
+          attempt + 1
+        } of ${retries + 1}) after: ${transientError?.message}`,
+      );
+      await sleep(delayMs, options.signal);
+    }
+    pending = again;
+  }
+}

@@ -1,0 +1,485 @@
+/**
+ * Parsing and validation of RAD-69 requests for the fake server. Private to
+ * the testing module.
+ *
+ * @module
+ */
+
+import { elements, parseXml, textOf, type XmlElement } from "./_xml.ts";
+
+export const SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope";
+export const SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/";
+export const WSA_NS = "http://www.w3.org/2005/08/addressing";
+export const WSSE_NS =
+  "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd";
+export const XDSI_NS = "urn:ihe:rad:xdsi-b:2009";
+export const XDSB_NS = "urn:ihe:iti:xds-b:2007";
+export const RAD69_ACTION = "urn:ihe:rad:2009:RetrieveImagingDocumentSet";
+
+/** A rejected request, answered with a SOAP 1.2 Fault. */
+export class RequestFault extends Error {
+  /** SOAP 1.2 fault code (local name in the envelope namespace). */
+  readonly code: "Sender" | "Receiver" | "MustUnderstand" | "VersionMismatch";
+  /** Subcode QName (`wsa:` prefix understood), if any. */
+  readonly subcode: string | undefined;
+  /** HTTP status of the answer. */
+  readonly status: number;
+
+  /** Creates the fault. */
+  constructor(
+    reason: string,
+    code: RequestFault["code"] = "Sender",
+    subcode?: string,
+    status?: number,
+  ) {
+    super(reason);
+    this.name = "RequestFault";
+    this.code = code;
+    this.subcode = subcode;
+    this.status = status ?? (code === "Sender" ? 400 : 500);
+  }
+}
+
+/** A parsed media type. */
+export interface MediaType {
+  /** Lower-cased `type/subtype`. */
+  type: string;
+  /** Parameters, lower-cased names, unquoted values. */
+  params: Map<string, string>;
+}
+
+/** Parses a Content-Type value (quoted parameters supported). */
+export function parseMediaType(value: string): MediaType {
+  const semi = value.indexOf(";");
+  const type = (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
+  const params = new Map<string, string>();
+  const re = /;\s*([^\s=;]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;]*))/g;
+  let m: RegExpExecArray | null;
+  const rest = semi < 0 ? "" : value.slice(semi);
+  while ((m = re.exec(rest))) {
+    params.set(
+      m[1]!.toLowerCase(),
+      m[2] !== undefined ? m[2].replace(/\\(.)/g, "$1") : m[3]!.trim(),
+    );
+  }
+  return { type, params };
+}
+
+/** One DocumentRequest, with its study and series. */
+export interface ParsedDocument {
+  studyUid: string;
+  seriesUid: string;
+  documentUniqueId: string;
+  repositoryUniqueId: string;
+  homeCommunityId?: string;
+}
+
+/** What a request asked for, as far as it could be read. */
+export interface ParsedRequest {
+  mtom: boolean;
+  soapXml: string;
+  action?: string;
+  messageId?: string;
+  to?: string;
+  documents: ParsedDocument[];
+  transferSyntaxes: string[];
+}
+
+/** Finds the index of `needle` in `hay` from `from`. */
+function indexOf(hay: Uint8Array, needle: Uint8Array, from: number): number {
+  const first = needle[0];
+  outer: for (let i = from; i <= hay.length - needle.length; i++) {
+    if (hay[i] !== first) continue;
+    for (let j = 1; j < needle.length; j++) {
+      if (hay[i + j] !== needle[j]) continue outer;
+    }
+    return i;
+  }
+  return -1;
+}
+
+/** Splits an MTOM request and returns the root part's text. */
+function mtomRoot(body: Uint8Array, media: MediaType): string {
+  const boundary = media.params.get("boundary");
+  if (!boundary) {
+    throw new RequestFault("Multipart request without a boundary parameter");
+  }
+  const type = media.params.get("type");
+  if (type !== undefined && type.toLowerCase() !== "application/xop+xml") {
+    throw new RequestFault(
+      `Multipart request of type "${type}" (expected "application/xop+xml")`,
+    );
+  }
+  const enc = new TextEncoder();
+  const delimiter = enc.encode("--" + boundary);
+  const parts: { headers: Map<string, string>; body: Uint8Array }[] = [];
+  let pos = indexOf(body, delimiter, 0);
+  if (pos < 0) throw new RequestFault("Multipart request without a delimiter");
+  let closed = false;
+  while (pos >= 0) {
+    let start = pos + delimiter.length;
+    if (body[start] === 0x2d && body[start + 1] === 0x2d) {
+      closed = true;
+      break;
+    }
+    // Skip transport padding to the end of the line.
+    while (start < body.length && body[start] !== 0x0a) start++;
+    start++;
+    const next = indexOf(body, delimiter, start);
+    if (next < 0) break;
+    let end = next;
+    if (body[end - 1] === 0x0a) end--;
+    if (body[end - 1] === 0x0d) end--;
+    const raw = body.subarray(start, end);
+    let headerEnd = indexOf(raw, enc.encode("\r\n\r\n"), 0);
+    let sep = 4;
+    if (headerEnd < 0) {
+      headerEnd = indexOf(raw, enc.encode("\n\n"), 0);
+      sep = 2;
+    }
+    if (headerEnd < 0) throw new RequestFault("Multipart part without headers");
+    const headers = new Map<string, string>();
+    const headerText = new TextDecoder().decode(raw.subarray(0, headerEnd));
+    for (const line of headerText.split(/\r?\n/)) {
+      const colon = line.indexOf(":");
+      if (colon > 0) {
+        headers.set(
+          line.slice(0, colon).trim().toLowerCase(),
+          line.slice(colon + 1).trim(),
+        );
+      }
+    }
+    parts.push({ headers, body: raw.subarray(headerEnd + sep) });
+    pos = next;
+  }
+  if (!closed) {
+    throw new RequestFault("Multipart request without its closing delimiter");
+  }
+  if (parts.length === 0) throw new RequestFault("Multipart request is empty");
+  const strip = (id: string) => id.trim().replace(/^<(.*)>$/, "$1");
+  const start = media.params.get("start");
+  const root = start === undefined
+    ? parts[0]!
+    : parts.find((p) =>
+      strip(p.headers.get("content-id") ?? "") === strip(start)
+    );
+  if (!root) {
+    throw new RequestFault(`No part has the start Content-ID "${start}"`);
+  }
+  const rootType = parseMediaType(root.headers.get("content-type") ?? "");
+  if (rootType.type !== "application/xop+xml") {
+    throw new RequestFault(
+      `Root part of type "${rootType.type}" (expected "application/xop+xml")`,
+    );
+  }
+  const inner = rootType.params.get("type");
+  if (inner !== undefined && inner.toLowerCase() !== "application/soap+xml") {
+    throw new RequestFault(
+      `Root part carries "${inner}" (expected "application/soap+xml")`,
+      "VersionMismatch",
+      undefined,
+      500,
+    );
+  }
+  return new TextDecoder("utf-8", { fatal: true }).decode(root.body);
+}
+
+/** Requires exactly the given namespace and local name. */
+function expect(el: XmlElement, ns: string, local: string, where: string) {
+  if (el.ns !== ns || el.local !== local) {
+    throw new RequestFault(
+      `Expected {${ns}}${local} in ${where}, got {${el.ns}}${el.local}`,
+    );
+  }
+}
+
+/** Rejects non-whitespace text directly inside an element. */
+function noText(el: XmlElement, where: string) {
+  if (textOf(el).trim() !== "") {
+    throw new RequestFault(`Unexpected text inside ${where}`);
+  }
+}
+
+/** The trimmed, non-empty text of a leaf element. */
+function leaf(el: XmlElement, where: string): string {
+  if (elements(el).length > 0) {
+    throw new RequestFault(`Unexpected element inside ${where}`);
+  }
+  const value = textOf(el).trim();
+  if (value === "") throw new RequestFault(`Empty ${where}`);
+  return value;
+}
+
+/** A required attribute, exact case. */
+function attribute(el: XmlElement, name: string, where: string): string {
+  const value = el.attrs.get(name);
+  if (value === undefined || value.trim() === "") {
+    const wrongCase = [...el.attrs.keys()].find((k) =>
+      k.toLowerCase() === name.toLowerCase()
+    );
+    throw new RequestFault(
+      wrongCase
+        ? `${where} has attribute "${wrongCase}" (expected "${name}", case-sensitive)`
+        : `${where} lacks the required attribute "${name}"`,
+    );
+  }
+  return value.trim();
+}
+
+/**
+ * Reads and validates a request. Returns the parsed request, or throws a
+ * {@linkcode RequestFault}; `partial` receives whatever was read before the
+ * failure.
+ */
+export function parseRequest(
+  contentType: string | null,
+  body: Uint8Array,
+  requireMtom: boolean,
+  partial: Partial<ParsedRequest>,
+): ParsedRequest {
+  if (!contentType) {
+    throw new RequestFault("Missing Content-Type", "Sender", undefined, 415);
+  }
+  const media = parseMediaType(contentType);
+  let soapXml: string;
+  let mtom = false;
+  if (media.type === "multipart/related") {
+    mtom = true;
+    partial.mtom = true;
+    soapXml = mtomRoot(body, media);
+  } else if (media.type === "application/soap+xml") {
+    partial.mtom = false;
+    if (requireMtom) {
+      throw new RequestFault(
+        "Request is not MTOM/XOP: expected multipart/related",
+      );
+    }
+    try {
+      soapXml = new TextDecoder("utf-8", { fatal: true }).decode(body);
+    } catch {
+      throw new RequestFault("Request body is not UTF-8");
+    }
+  } else if (media.type === "text/xml") {
+    throw new RequestFault(
+      `Content-Type "text/xml" is SOAP 1.1; this endpoint speaks SOAP 1.2`,
+      "VersionMismatch",
+      undefined,
+      415,
+    );
+  } else {
+    throw new RequestFault(
+      `Unsupported Content-Type "${media.type}"`,
+      "Sender",
+      undefined,
+      415,
+    );
+  }
+  partial.soapXml = soapXml;
+
+  let envelope: XmlElement;
+  try {
+    envelope = parseXml(soapXml);
+  } catch (e) {
+    throw new RequestFault(`Malformed XML: ${(e as Error).message}`);
+  }
+  if (envelope.local === "Envelope" && envelope.ns === SOAP11_NS) {
+    throw new RequestFault(
+      "SOAP 1.1 envelope; this endpoint speaks SOAP 1.2",
+      "VersionMismatch",
+    );
+  }
+  expect(envelope, SOAP12_NS, "Envelope", "the document");
+  noText(envelope, "soap:Envelope");
+  const envChildren = elements(envelope);
+  let header: XmlElement | undefined;
+  let bodyEl: XmlElement | undefined;
+  for (const child of envChildren) {
+    if (
+      child.ns === SOAP12_NS && child.local === "Header" && !header && !bodyEl
+    ) {
+      header = child;
+    } else if (child.ns === SOAP12_NS && child.local === "Body" && !bodyEl) {
+      bodyEl = child;
+    } else {
+      throw new RequestFault(
+        `Unexpected {${child.ns}}${child.local} in soap:Envelope`,
+      );
+    }
+  }
+  if (!bodyEl) throw new RequestFault("soap:Envelope has no soap:Body");
+
+  // Headers.
+  const actions: string[] = [];
+  for (const h of header ? elements(header) : []) {
+    const mu = h.attrs.get(`{${SOAP12_NS}}mustUnderstand`);
+    if (h.ns === WSA_NS) {
+      if (h.local === "Action") actions.push(textOf(h));
+      else if (h.local === "MessageID") partial.messageId = textOf(h).trim();
+      else if (h.local === "To") partial.to = textOf(h).trim();
+    } else if ((mu === "1" || mu === "true") && h.ns !== WSSE_NS) {
+      throw new RequestFault(
+        `Header {${h.ns}}${h.local} is mustUnderstand and not understood`,
+        "MustUnderstand",
+      );
+    }
+  }
+  if (actions.length === 0) {
+    throw new RequestFault(
+      "A required header representing a Message Addressing Property is not present: Action",
+      "Sender",
+      "wsa:MessageAddressingHeaderRequired",
+    );
+  }
+  if (actions.length > 1) {
+    throw new RequestFault(
+      "More than one wsa:Action header",
+      "Sender",
+      "wsa:InvalidAddressingHeader",
+    );
+  }
+  partial.action = actions[0]!;
+  if (actions[0] !== RAD69_ACTION) {
+    throw new RequestFault(
+      `The action "${
+        actions[0]
+      }" cannot be processed at the receiver (expected "${RAD69_ACTION}")`,
+      "Sender",
+      "wsa:ActionNotSupported",
+    );
+  }
+  const ctAction = media.params.get("action");
+  if (!mtom && ctAction !== undefined && ctAction !== RAD69_ACTION) {
+    throw new RequestFault(
+      `Content-Type action "${ctAction}" differs from wsa:Action`,
+      "Sender",
+      "wsa:ActionMismatch",
+    );
+  }
+
+  // Body.
+  noText(bodyEl, "soap:Body");
+  const bodyChildren = elements(bodyEl);
+  if (bodyChildren.length !== 1) {
+    throw new RequestFault(
+      `soap:Body must hold exactly one element, it holds ${bodyChildren.length}`,
+    );
+  }
+  const request = bodyChildren[0]!;
+  expect(
+    request,
+    XDSI_NS,
+    "RetrieveImagingDocumentSetRequest",
+    "soap:Body",
+  );
+  noText(request, "RetrieveImagingDocumentSetRequest");
+  const documents: ParsedDocument[] = [];
+  const transferSyntaxes: string[] = [];
+  partial.documents = documents;
+  partial.transferSyntaxes = transferSyntaxes;
+  const reqChildren = elements(request);
+  let studies = 0;
+  let tsList = 0;
+  for (const child of reqChildren) {
+    if (child.ns === XDSI_NS && child.local === "StudyRequest") {
+      if (tsList > 0) {
+        throw new RequestFault("StudyRequest after TransferSyntaxUIDList");
+      }
+      studies++;
+      readStudy(child, documents);
+    } else if (
+      child.ns === XDSI_NS && child.local === "TransferSyntaxUIDList"
+    ) {
+      tsList++;
+      noText(child, "TransferSyntaxUIDList");
+      for (const ts of elements(child)) {
+        expect(ts, XDSI_NS, "TransferSyntaxUID", "TransferSyntaxUIDList");
+        transferSyntaxes.push(leaf(ts, "TransferSyntaxUID"));
+      }
+    } else {
+      throw new RequestFault(
+        `Unexpected {${child.ns}}${child.local} in RetrieveImagingDocumentSetRequest`,
+      );
+    }
+  }
+  if (studies === 0) {
+    throw new RequestFault(
+      "RetrieveImagingDocumentSetRequest has no StudyRequest",
+    );
+  }
+  if (tsList !== 1) {
+    throw new RequestFault(
+      `RetrieveImagingDocumentSetRequest must hold exactly one TransferSyntaxUIDList, it holds ${tsList}`,
+    );
+  }
+  if (transferSyntaxes.length === 0) {
+    throw new RequestFault("TransferSyntaxUIDList is empty");
+  }
+  return {
+    mtom,
+    soapXml,
+    ...(partial.action !== undefined ? { action: partial.action } : {}),
+    ...(partial.messageId !== undefined
+      ? { messageId: partial.messageId }
+      : {}),
+    ...(partial.to !== undefined ? { to: partial.to } : {}),
+    documents,
+    transferSyntaxes,
+  };
+}
+
+/** Reads one StudyRequest into `out`. */
+function readStudy(study: XmlElement, out: ParsedDocument[]): void {
+  const studyUid = attribute(study, "studyInstanceUID", "StudyRequest");
+  noText(study, "StudyRequest");
+  const seriesList = elements(study);
+  if (seriesList.length === 0) {
+    throw new RequestFault(`StudyRequest "${studyUid}" has no SeriesRequest`);
+  }
+  for (const series of seriesList) {
+    expect(series, XDSI_NS, "SeriesRequest", "StudyRequest");
+    const seriesUid = attribute(series, "seriesInstanceUID", "SeriesRequest");
+    noText(series, "SeriesRequest");
+    const docs = elements(series);
+    if (docs.length === 0) {
+      throw new RequestFault(
+        `SeriesRequest "${seriesUid}" has no DocumentRequest`,
+      );
+    }
+    for (const doc of docs) {
+      expect(doc, XDSB_NS, "DocumentRequest", "SeriesRequest");
+      noText(doc, "DocumentRequest");
+      const kids = elements(doc);
+      let k = 0;
+      let homeCommunityId: string | undefined;
+      if (kids[k]?.local === "HomeCommunityId") {
+        expect(kids[k]!, XDSB_NS, "HomeCommunityId", "DocumentRequest");
+        homeCommunityId = leaf(kids[k]!, "HomeCommunityId");
+        k++;
+      }
+      if (!kids[k]) {
+        throw new RequestFault("DocumentRequest lacks RepositoryUniqueId");
+      }
+      expect(kids[k]!, XDSB_NS, "RepositoryUniqueId", "DocumentRequest");
+      const repositoryUniqueId = leaf(kids[k]!, "RepositoryUniqueId");
+      k++;
+      if (!kids[k]) {
+        throw new RequestFault("DocumentRequest lacks DocumentUniqueId");
+      }
+      expect(kids[k]!, XDSB_NS, "DocumentUniqueId", "DocumentRequest");
+      const documentUniqueId = leaf(kids[k]!, "DocumentUniqueId");
+      k++;
+      if (k < kids.length) {
+        throw new RequestFault(
+          `Unexpected {${kids[k]!.ns}}${kids[k]!.local} in DocumentRequest`,
+        );
+      }
+      out.push({
+        studyUid,
+        seriesUid,
+        documentUniqueId,
+        repositoryUniqueId,
+        ...(homeCommunityId !== undefined ? { homeCommunityId } : {}),
+      });
+    }
+  }
+}

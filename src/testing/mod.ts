@@ -1,0 +1,28 @@
+/**
+ * Test helpers for RAD-69 clients: a fake Imaging Document Source
+ * ({@linkcode FakeRad69Server}) that validates and records requests, answers
+ * in the framing of real servers (dcm4chee-arc/CXF, Vitrea, NIST, Axis2,
+ * WCF, dicomtrolley's form-data mock, inline base64) and injects faults
+ * ({@linkcode FaultPlan}); and builders of valid DICOM Part-10 instances
+ * ({@linkcode buildDicomInstance}, {@linkcode syntheticStudy}).
+ *
+ * @example Start a fake server with a synthetic study
+ * ```ts
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 2, instancesPerSeries: 3 });
+ * await using server = await FakeRad69Server.start({
+ *   instances: study,
+ *   dialect: "cxf",
+ *   expectedRepositoryUniqueId: "1.3.6.1.4.1.21367.13.80.110",
+ * });
+ * // Point a RAD-69 client at server.url; inspect server.requests afterwards.
+ * console.assert(server.url.endsWith("/rad69"));
+ * console.assert(server.instanceUids.length === 6);
+ * ```
+ *
+ * @module
+ */
+
+export * from "./fake_server.ts";
+export * from "./dicom_builder.ts";
