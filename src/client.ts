@@ -36,8 +36,18 @@ export interface Rad69ClientOptions extends ResponseLimits {
   headers?: HeadersInit;
   /** The fetch to use (e.g. one that adds a session). @default {globalThis.fetch} */
   fetch?: typeof fetch;
-  /** A `Deno.HttpClient` for mutual TLS, a custom CA or a proxy. */
+  /**
+   * A `Deno.HttpClient` for mutual TLS, a custom CA or a proxy. It cannot be
+   * handed to worker threads: prefer `tls` when `concurrency` > 1.
+   */
   client?: Deno.HttpClient;
+  /**
+   * TLS material as PEM text: a client certificate and key for mutual TLS,
+   * and extra CA certificates to trust. The client builds its own
+   * `Deno.HttpClient` from it (in every worker, too). Server certificates are
+   * always verified.
+   */
+  tls?: Rad69TlsOptions;
   /**
    * One request per series (kinder to servers, and what the reference
    * library does); `false` sends everything in one request.
@@ -106,6 +116,41 @@ export interface Rad69ClientOptions extends ResponseLimits {
   signal?: AbortSignal;
   /** Where diagnostics go. @default {warnings to the console} */
   logger?: Rad69Logger;
+}
+
+/** TLS material for mutual TLS and private CAs, as PEM text. */
+export interface Rad69TlsOptions {
+  /** The client certificate chain (PEM), for mutual TLS. */
+  readonly cert?: string;
+  /** The client private key (PEM), for mutual TLS. */
+  readonly key?: string;
+  /** Extra CA certificates (PEM) to trust, besides the system's. */
+  readonly caCerts?: readonly string[];
+}
+
+/**
+ * Creates a `Deno.HttpClient` from PEM TLS material.
+ *
+ * @param tls The certificate, key and CA certificates.
+ * @returns A client; the caller closes it.
+ * @throws {TypeError} When only one of `cert` and `key` is given.
+ */
+export function createTlsHttpClient(tls: Rad69TlsOptions): Deno.HttpClient {
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new TypeError(
+      "Invalid tls option: cert and key must be given together",
+    );
+  }
+  const options: Deno.CreateHttpClientOptions = {};
+  if (tls.caCerts && tls.caCerts.length > 0) options.caCerts = [...tls.caCerts];
+  if (tls.cert !== undefined && tls.key !== undefined) {
+    return Deno.createHttpClient({
+      ...options,
+      cert: tls.cert,
+      key: tls.key,
+    });
+  }
+  return Deno.createHttpClient(options);
 }
 
 /** Per-call options. */
@@ -197,9 +242,10 @@ function checkCount(name: string, value: number | undefined, min = 0): void {
  * }
  * ```
  */
-export class Rad69Client {
+export class Rad69Client implements Disposable {
   #options: Rad69ClientOptions;
   #url: string;
+  #tlsClient: Deno.HttpClient | undefined;
 
   /**
    * Creates a client. Nothing is sent until a call is iterated.
@@ -220,6 +266,7 @@ export class Rad69Client {
         `Cannot create Rad69Client: url "${options.url}" is not a valid URL`,
       );
     }
+    if (options.tls) createTlsHttpClient(options.tls).close();
     if (url.protocol !== "http:" && url.protocol !== "https:") {
       throw new TypeError(
         `Cannot create Rad69Client: url "${url}" must be http or https`,
@@ -234,6 +281,15 @@ export class Rad69Client {
     checkCount("maxPartSize", options.maxPartSize, 1);
     this.#options = { ...options };
     this.#url = url.href;
+  }
+
+  /**
+   * Releases what the client holds (the HTTP client built from `tls`).
+   * A `client` passed in options is left open: its owner closes it.
+   */
+  [Symbol.dispose](): void {
+    this.#tlsClient?.close();
+    this.#tlsClient = undefined;
   }
 
   /** The endpoint URL. */
@@ -315,7 +371,12 @@ export class Rad69Client {
     };
     copy("headers", o.headers);
     copy("fetch", o.fetch);
-    copy("client", o.client);
+    if (o.client) {
+      out.client = o.client;
+    } else if (o.tls) {
+      this.#tlsClient ??= createTlsHttpClient(o.tls);
+      out.client = this.#tlsClient;
+    }
     copy("signal", signal);
     copy("transferSyntaxes", o.transferSyntaxes);
     copy("repositoryUniqueId", o.repositoryUniqueId);
