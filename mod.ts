@@ -31,6 +31,9 @@
  */
 
 export * from "./src/client.ts";
+export * from "./src/download.ts";
+export * from "./src/concurrent.ts";
+export * from "./src/redact.ts";
 export * from "./src/errors.ts";
 export * from "./src/references.ts";
 export * from "./src/instance.ts";

@@ -10,6 +10,11 @@ import {
   type Rad69Error,
 } from "./errors.ts";
 import type { Rad69Instance } from "./instance.ts";
+import {
+  downloadInstances,
+  type DownloadOptions,
+  type DownloadReport,
+} from "./download.ts";
 import { type Rad69Logger, warningLogger } from "./logger.ts";
 import type { ScanEngineKind } from "./multipart/engines.ts";
 import {
@@ -18,6 +23,10 @@ import {
   toInstanceRefs,
 } from "./references.ts";
 import type { InstanceOutcome, ResponseLimits } from "./retrieve_batch.ts";
+import {
+  type ConcurrentRetrieveOptions,
+  retrieveConcurrently,
+} from "./concurrent.ts";
 import {
   type AttemptReport,
   retrieveWithRetries,
@@ -112,6 +121,43 @@ export interface Rad69ClientOptions extends ResponseLimits {
    * @default {"wasm"}
    */
   engine?: ScanEngineKind;
+  /**
+   * How many requests (series or bins) run at once. Above 1, requests run
+   * in Web Workers (fetch, multipart split and DICOM decode off the main
+   * thread; bytes come back transferred, not copied), or on the main thread
+   * when `workers` is `false` or a custom `fetch` or `client` is given. The
+   * first requests start on the main thread while the workers load (50 to
+   * 150 ms; a call that fits in one wave of requests creates no worker).
+   * Up to this many requests go out as soon as iteration starts; accounting
+   * stays per instance, and a failed request (or a crashed worker) fails its
+   * own instances only. From workers, `onBytes` gets batched counts, and
+   * `instance.dataset` is parsed on first access.
+   *
+   * @default {1}
+   */
+  concurrency?: number;
+  /**
+   * With `concurrency` > 1, run the requests in Web Workers (`true`), or as
+   * concurrent exchanges on the main thread (`false`). `"auto"` uses workers
+   * when the machine has at least 4 logical cores: on smaller machines the
+   * main thread is as fast for latency-bound servers and faster for local
+   * ones (see bench/README.md). A custom `fetch` or `client` cannot be sent to
+   * a worker: the requests then run on the main thread (logged at debug
+   * level). Give `tls` instead of `client` to keep workers.
+   *
+   * @default {"auto"}
+   */
+  workers?: boolean | "auto";
+  /**
+   * With `concurrency` > 1, yield instances request by request in plan
+   * order (still streaming within the current request; later requests are
+   * buffered, then paused) instead of as they arrive. Pausing later
+   * requests keeps memory bounded but holds their connections idle: keep
+   * `idleTimeoutMs` above the time one request takes.
+   *
+   * @default {false}
+   */
+  ordered?: boolean;
   /** Stops every call of this client. */
   signal?: AbortSignal;
   /** Where diagnostics go. @default {warnings to the console} */
@@ -219,6 +265,19 @@ export function planBatches(
   return out;
 }
 
+/** Throws the failures of one request: the error itself, or all of them. */
+function throwFailures(failures: readonly Rad69Error[]): void {
+  const distinct = [...new Set(failures)];
+  if (distinct.length === 1) throw distinct[0];
+  if (distinct.length > 1) throw new IncompleteRetrieveError(distinct);
+}
+
+/** Resolves the `workers` option: `"auto"` means workers on 4+ cores. */
+function resolveWorkers(value: boolean | "auto" | undefined): boolean {
+  if (typeof value === "boolean") return value;
+  return (navigator.hardwareConcurrency ?? 1) >= 4;
+}
+
 function checkCount(name: string, value: number | undefined, min = 0): void {
   if (value === undefined) return;
   if (typeof value !== "number" || !Number.isFinite(value) || value < min) {
@@ -279,6 +338,30 @@ export class Rad69Client implements Disposable {
     checkCount("maxInstancesPerRequest", options.maxInstancesPerRequest);
     checkCount("maxRootPartSize", options.maxRootPartSize, 1);
     checkCount("maxPartSize", options.maxPartSize, 1);
+    if (
+      options.concurrency !== undefined &&
+      (!Number.isInteger(options.concurrency) || options.concurrency < 1)
+    ) {
+      throw new RangeError(
+        `Invalid option concurrency: expected a whole number >= 1, got ${options.concurrency}`,
+      );
+    }
+    if (
+      options.workers !== undefined && typeof options.workers !== "boolean" &&
+      options.workers !== "auto"
+    ) {
+      throw new TypeError(
+        `Invalid option workers: expected a boolean or "auto", got ${
+          JSON.stringify(options.workers)
+        }`,
+      );
+    }
+    if (options.ordered !== undefined && typeof options.ordered !== "boolean") {
+      throw new TypeError(
+        `Invalid option ordered: expected a boolean, got ${typeof options
+          .ordered}`,
+      );
+    }
     this.#options = { ...options };
     this.#url = url.href;
   }
@@ -341,6 +424,24 @@ export class Rad69Client implements Disposable {
       ? signals[0]
       : AbortSignal.any(signals);
     const logger = this.#options.logger ?? warningLogger;
+    const concurrency = this.#options.concurrency ?? 1;
+    if (concurrency > 1) {
+      const options: ConcurrentRetrieveOptions = {
+        ...this.#batchOptions(signal, call),
+        concurrency,
+        workers: resolveWorkers(this.#options.workers),
+        ordered: this.#options.ordered ?? false,
+      };
+      if (
+        options.workers && !this.#options.fetch && !this.#options.client
+      ) {
+        // Workers build their own HTTP client from the PEM material.
+        delete options.client;
+        if (this.#options.tls) options.tls = this.#options.tls;
+      }
+      yield* retrieveConcurrently(batches, options);
+      return;
+    }
     for (const [index, batch] of batches.entries()) {
       signal?.throwIfAborted();
       logger.debug?.(
@@ -413,6 +514,12 @@ export class Rad69Client implements Disposable {
    * instance's own error when one failed, an `IncompleteRetrieveError`
    * listing all of them when several did.
    *
+   * With `concurrency` > 1, instances are yielded as they arrive from any
+   * request (or request by request with `ordered`). A request has ended
+   * once the outcome of its last instance arrived; the throw then stops the
+   * other requests in flight, and instances of theirs not yet yielded are
+   * dropped (use `retrieve()` to get every outcome).
+   *
    * @param refs Instances, or series/studies that list their instances.
    * @param options A per-call signal.
    * @returns The delivered instances.
@@ -443,9 +550,20 @@ export class Rad69Client implements Disposable {
     options: RetrieveCallOptions,
   ): AsyncGenerator<Rad69Instance, void, undefined> {
     const logger = this.#options.logger ?? warningLogger;
-    for (const batch of batches) {
-      const failures: Rad69Error[] = [];
-      for await (const outcome of this.#run([batch], options)) {
+    // One run per request when sequential (a failing request throws before
+    // the next is sent); one run for all when concurrent, where a request
+    // has ended once its last outcome arrived.
+    const concurrent = (this.#options.concurrency ?? 1) > 1;
+    const runs = concurrent ? [batches] : batches.map((batch) => [batch]);
+    for (const run of runs) {
+      const batchOf = new Map<string, number>();
+      run.forEach((batch, i) => {
+        for (const ref of batch) batchOf.set(ref.instanceUid, i);
+      });
+      const left = run.map((batch) => batch.length);
+      const failures: Rad69Error[][] = run.map(() => []);
+      for await (const outcome of this.#run(run, options)) {
+        const i = batchOf.get(outcome.ref.instanceUid) ?? 0;
         if (outcome.status === "delivered") {
           yield outcome.instance;
         } else if (this.#ignored(outcome.error)) {
@@ -453,12 +571,11 @@ export class Rad69Client implements Disposable {
             `Ignoring ${outcome.error.name} for instance "${outcome.ref.instanceUid}": ${outcome.error.message}`,
           );
         } else {
-          failures.push(outcome.error);
+          failures[i]!.push(outcome.error);
         }
+        if (--left[i]! === 0 && concurrent) throwFailures(failures[i]!);
       }
-      const distinct = [...new Set(failures)];
-      if (distinct.length === 1) throw distinct[0];
-      if (distinct.length > 1) throw new IncompleteRetrieveError(distinct);
+      for (const list of failures) throwFailures(list);
     }
   }
 
@@ -491,5 +608,33 @@ export class Rad69Client implements Disposable {
       `Nothing came back for instance "${ref.instanceUid}"`,
       { instance: ref },
     );
+  }
+
+  /**
+   * Downloads instances to `dir/<study>/<series>/<instance>.dcm`. Each file
+   * is written to a temporary name in its folder and renamed once complete
+   * and verified: a file under its final name is never partial.
+   *
+   * @param refs Instances, or series/studies that list their instances.
+   * @param dir The download folder.
+   * @param options `resume`, `onProgress`, `signal`, `onAttempt`, `fsync`.
+   * @returns What became of every instance, with byte counts and attempts.
+   * @throws {NonInstanceParameterError} When a study or series has no
+   * instances (before any request).
+   * @throws {InvalidUidError} When a UID is malformed (before any request).
+   * @throws {Deno.errors.PermissionDenied} When the folder cannot be written.
+   *
+   * @example
+   * ```ts ignore
+   * const report = await client.download(refs, "./dicom", { resume: true });
+   * console.log(`${report.delivered} delivered, ${report.failed} failed`);
+   * ```
+   */
+  download(
+    refs: Iterable<Rad69Reference>,
+    dir: string | URL,
+    options: DownloadOptions = {},
+  ): Promise<DownloadReport> {
+    return downloadInstances(this, refs, dir, options);
   }
 }

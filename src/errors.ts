@@ -222,6 +222,11 @@ export class SoapFaultError extends Rad69ServerError {
   readonly reason: string;
   /** The HTTP status that carried the Fault. */
   readonly status: number;
+  /**
+   * Seconds the server asked to wait (`Retry-After` on the HTTP answer that
+   * carried the Fault), if it said so.
+   */
+  retryAfterSeconds: number | undefined;
 
   /**
    * Creates the error.
@@ -235,6 +240,7 @@ export class SoapFaultError extends Rad69ServerError {
     this.subcode = options.subcode ?? "";
     this.reason = options.reason;
     this.status = options.status;
+    this.retryAfterSeconds = undefined;
   }
 }
 

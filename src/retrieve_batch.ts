@@ -8,11 +8,13 @@
 
 import {
   DocumentNotReturnedError,
+  LimitExceededError,
   Rad69Error,
   Rad69HttpError,
   Rad69NetworkError,
   Rad69ProtocolError,
   Rad69ServerError,
+  type SoapFaultError,
   TruncatedResponseError,
   XDSMissingDocumentError,
 } from "./errors.ts";
@@ -41,6 +43,13 @@ import {
 } from "./multipart/multipart_parser.ts";
 import type { ScanEngineKind } from "./multipart/engines.ts";
 import { type Rad69Logger, silentLogger } from "./logger.ts";
+import {
+  collectSecrets,
+  redactError,
+  redactLogger,
+  redactUrl,
+  stripUserinfo,
+} from "./redact.ts";
 
 /** What became of one requested instance. */
 export type InstanceOutcome =
@@ -240,24 +249,38 @@ function excerptOf(bytes: Uint8Array): string {
   );
 }
 
-/** Reads a whole (small) body, up to `max` bytes. */
+/**
+ * Reads a whole (small) body, up to `max` bytes, reporting each chunk to
+ * the exchange (which re-arms the idle timer).
+ */
 async function readCapped(
   response: Response,
   max: number,
   what: string,
+  exchange: Exchange,
 ): Promise<Uint8Array> {
   if (!response.body) return new Uint8Array(0);
+  const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for await (const chunk of response.body) {
-    total += chunk.length;
-    if (total > max) {
-      throw new Rad69ProtocolError(
-        `${what} exceeds ${max} bytes (maxRootPartSize)`,
-        { excerpt: excerptOf(chunks[0] ?? chunk) },
-      );
+  try {
+    for (;;) {
+      const { done, value } = await exchange.read(reader.read());
+      if (done) break;
+      exchange.progress(value.length);
+      total += value.length;
+      if (total > max) {
+        throw new LimitExceededError(
+          "maxRootPartSize",
+          max,
+          `${what} (more than ${total} bytes)`,
+        );
+      }
+      chunks.push(value);
     }
-    chunks.push(chunk);
+  } finally {
+    await reader.cancel().catch(() => {});
+    reader.releaseLock();
   }
   const out = new Uint8Array(total);
   let at = 0;
@@ -306,6 +329,41 @@ function looksLikeXml(contentType: string | null, bytes: Uint8Array): boolean {
   return head.startsWith("<");
 }
 
+/**
+ * Looks for a SOAP Fault in the root part of a (CXF-style, one-part)
+ * multipart error answer, from its first bytes. Never throws.
+ */
+function faultInMultipart(
+  excerpt: Uint8Array,
+  contentType: string | null,
+  status: number,
+): SoapFaultError | undefined {
+  if (!contentType || !/^\s*multipart\//i.test(contentType)) return undefined;
+  try {
+    const ct = parseMultipartContentType(contentType);
+    using parser = new MultipartParser(ct.boundary, {
+      engine: "ts",
+      windowSize: excerpt.length + 1024,
+      maxPartSize: excerpt.length,
+    });
+    let root: MultipartPart | undefined;
+    try {
+      parser.push(excerpt, (part) => {
+        const id = part.headers.get("content-id");
+        const isRoot = ct.start === undefined
+          ? part.index === 0
+          : id !== null && stripAngleBrackets(id) === ct.start;
+        if (isRoot) root ??= part;
+      });
+    } catch {
+      // Best effort: a malformed answer has no Fault to find.
+    }
+    return root ? findSoapFault(root.body, status) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function parseRetryAfter(value: string | null): number | undefined {
   if (!value) return undefined;
   const seconds = Number(value.trim());
@@ -318,10 +376,11 @@ function parseRetryAfter(value: string | null): number | undefined {
 /** The state of one exchange: what was asked and what has arrived. */
 class Accounting {
   readonly pending: Map<string, InstanceReference>;
-  readonly outcomes: InstanceOutcome[] = [];
+  readonly #secrets: readonly string[];
 
-  constructor(refs: readonly InstanceReference[]) {
+  constructor(refs: readonly InstanceReference[], secrets: readonly string[]) {
     this.pending = new Map(refs.map((r) => [r.instanceUid, r]));
+    this.#secrets = secrets;
   }
 
   deliver(instance: Rad69Instance): InstanceOutcome | undefined {
@@ -336,7 +395,7 @@ class Accounting {
 
   fail(ref: InstanceReference, error: Rad69Error): InstanceOutcome | undefined {
     if (!this.pending.delete(ref.instanceUid)) return undefined;
-    return { status: "failed", ref, error };
+    return { status: "failed", ref, error: redactError(error, this.#secrets) };
   }
 
   failAll(error: (ref: InstanceReference) => Rad69Error): InstanceOutcome[] {
@@ -350,11 +409,143 @@ class Accounting {
 }
 
 /**
+ * The messages of an error and its causes ("fetch failed: error sending
+ * request…: invalid peer certificate: UnknownIssuer"), so that the reason
+ * Deno hides in `cause` is shown.
+ */
+function describe(error: unknown): string {
+  const parts: string[] = [];
+  let current = error;
+  for (let depth = 0; depth < 4 && current !== undefined; depth++) {
+    const message = current instanceof Error
+      ? current.message
+      : String(current);
+    if (message !== "" && !parts.some((p) => p.includes(message))) {
+      parts.push(message);
+    }
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return parts.join(": ") || "unknown error";
+}
+
+/**
+ * What the steps of one exchange share: the URL as it may be printed, the
+ * secrets to keep out of messages, the logger, and the watchdog that turns
+ * a late first byte or an idle body into a network error. The watchdog is
+ * paused while outcomes are handed to the caller, so a slow consumer is
+ * never taken for a stalled server.
+ */
+class Exchange {
+  /** The endpoint URL without credentials. */
+  readonly url: string;
+  readonly secrets: readonly string[];
+  readonly logger: Rad69Logger;
+  readonly #options: RetrieveBatchOptions;
+  readonly #controller: AbortController;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timedOut: string | undefined;
+
+  constructor(options: RetrieveBatchOptions, controller: AbortController) {
+    this.#options = options;
+    this.#controller = controller;
+    this.url = redactUrl(options.url);
+    this.secrets = collectSecrets(options.url, options.headers);
+    this.logger = redactLogger(options.logger ?? silentLogger, this.secrets);
+  }
+
+  #arm(ms: number, what: string): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (ms > 0) {
+      this.#timer = setTimeout(() => {
+        this.#timedOut = what;
+        this.#controller.abort(new DOMException(what, "TimeoutError"));
+      }, ms);
+    }
+  }
+
+  /** Starts the connect and first-byte timeout. */
+  armFirstByte(): void {
+    const ms = this.#options.timeoutMs ?? 60_000;
+    this.#arm(ms, `got no response headers within ${ms} ms`);
+  }
+
+  /** (Re)starts the idle timeout. */
+  armIdle(): void {
+    const ms = this.#options.idleTimeoutMs ?? 60_000;
+    this.#arm(ms, `stalled: no data for ${ms} ms`);
+  }
+
+  /** Stops the watchdog (while the consumer has the outcomes, or for good). */
+  pause(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Notes body bytes: re-arms the idle timeout and reports them. */
+  progress(bytes: number): void {
+    this.armIdle();
+    this.#options.onBytes?.(bytes);
+  }
+
+  /** Awaits a transport operation, turning its failure into a typed one. */
+  async read<T>(operation: Promise<T>): Promise<T> {
+    try {
+      return await operation;
+    } catch (cause) {
+      throw this.transportError(cause);
+    }
+  }
+
+  /**
+   * The error for a failed fetch or body read: the caller's abort reason is
+   * rethrown; anything else is a (transient) network error.
+   */
+  transportError(cause: unknown): Rad69Error {
+    const userSignal = this.#options.signal;
+    if (userSignal?.aborted) throw userSignal.reason;
+    if (cause instanceof Rad69Error) return cause;
+    if (this.#timedOut) {
+      return new Rad69NetworkError(`Request to ${this.url} ${this.#timedOut}`, {
+        cause,
+      });
+    }
+    return new Rad69NetworkError(
+      `Connection to ${this.url} failed: ${describe(cause)}`,
+      { cause },
+    );
+  }
+
+  /**
+   * The error for anything that stopped the exchange: the caller's abort
+   * reason is rethrown; typed errors are kept; anything else (not raised by
+   * the transport, which `read` already typed) is reported as a protocol
+   * error that keeps it as `cause`.
+   */
+  failure(cause: unknown): Rad69Error {
+    const userSignal = this.#options.signal;
+    if (userSignal?.aborted) throw userSignal.reason;
+    if (cause instanceof Rad69Error) return cause;
+    if (this.#timedOut) return this.transportError(cause);
+    return new Rad69ProtocolError(
+      `Cannot process the answer from ${this.url}: ${describe(cause)}`,
+      { cause },
+    );
+  }
+}
+
+/**
  * Runs one RAD-69 exchange for a batch of instances and yields one outcome
  * per requested instance: delivered (as its part arrives) or failed with a
  * reason (after the answer ends). It never throws for a server, protocol or
  * network failure: those become failures of the instances concerned. It
  * throws only when `signal` aborts.
+ *
+ * Credentials never reach an error or a log line: the user info and secret
+ * query parameters of the URL, and the values of sensitive headers
+ * (`Authorization`, `Cookie`, API keys…), are redacted from every message,
+ * URL and excerpt, even when the server echoes them. The SOAP `wsa:To` is
+ * sent without the URL's user info.
  *
  * @param refs The instances to request in one SOAP request (validated UIDs).
  * @param options The endpoint, transport and request fields.
@@ -372,45 +563,19 @@ export async function* retrieveBatch(
   refs: readonly InstanceReference[],
   options: RetrieveBatchOptions,
 ): AsyncGenerator<InstanceOutcome, void, undefined> {
-  const logger = options.logger ?? silentLogger;
-  const accounting = new Accounting(refs);
+  const userSignal = options.signal;
+  const controller = new AbortController();
+  const exchange = new Exchange(options, controller);
+  const logger = exchange.logger;
+  const accounting = new Accounting(refs, exchange.secrets);
   const request = buildRetrieveRequest(refs, {
     ...options,
-    url: options.url,
+    url: stripUserinfo(options.url),
   });
-  const userSignal = options.signal;
   userSignal?.throwIfAborted();
-  const controller = new AbortController();
   const signal = userSignal
     ? AbortSignal.any([userSignal, controller.signal])
     : controller.signal;
-  const timeoutMs = options.timeoutMs ?? 60_000;
-  const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let timedOut: string | undefined;
-  const arm = (ms: number, what: string) => {
-    clearTimeout(timer);
-    if (ms > 0) {
-      timer = setTimeout(() => {
-        timedOut = what;
-        controller.abort(new DOMException(what, "TimeoutError"));
-      }, ms);
-    }
-  };
-  const transportError = (cause: unknown): Rad69Error => {
-    if (userSignal?.aborted) throw userSignal.reason;
-    if (cause instanceof Rad69Error) return cause;
-    if (timedOut) {
-      return new Rad69NetworkError(`Request to ${options.url} ${timedOut}`, {
-        cause,
-      });
-    }
-    const message = cause instanceof Error ? cause.message : String(cause);
-    return new Rad69NetworkError(
-      `Connection to ${options.url} failed: ${message}`,
-      { cause },
-    );
-  };
 
   const headers = new Headers(options.headers);
   headers.set("content-type", request.contentType);
@@ -422,40 +587,43 @@ export async function* retrieveBatch(
   }
   const fetchFn = options.fetch ?? globalThis.fetch;
   logger.debug?.(
-    `POST ${options.url}: ${refs.length} instance(s), MessageID ${request.messageId}`,
+    `POST ${exchange.url}: ${refs.length} instance(s), MessageID ${request.messageId}`,
   );
   let response: Response;
-  arm(timeoutMs, `got no response headers within ${timeoutMs} ms`);
+  exchange.armFirstByte();
   try {
     const init: RequestInit & { client?: Deno.HttpClient } = {
       method: "POST",
       headers,
       body: request.body as Uint8Array<ArrayBuffer>,
       signal,
+      // Never follow: a redirect could downgrade https to http, or carry
+      // the request and its credentials to another host.
+      redirect: "manual",
     };
     if (options.client) init.client = options.client;
     response = await fetchFn(options.url, init);
   } catch (cause) {
-    clearTimeout(timer);
-    const error = transportError(cause);
+    exchange.pause();
+    const error = exchange.transportError(cause);
     yield* accounting.failAll(() => error);
     return;
   }
   try {
-    arm(idleTimeoutMs, `stalled: no data for ${idleTimeoutMs} ms`);
-    yield* handleResponse(
-      response,
-      refs,
-      accounting,
-      options,
-      logger,
-      () => arm(idleTimeoutMs, `stalled: no data for ${idleTimeoutMs} ms`),
+    exchange.armIdle();
+    logger.debug?.(
+      `HTTP ${response.status} from ${exchange.url}: ${
+        response.headers.get("content-type") ?? "no Content-Type"
+      }`,
     );
+    yield* handleResponse(response, refs, accounting, options, exchange);
   } catch (cause) {
-    const error = transportError(cause);
+    exchange.pause();
+    const error = exchange.failure(cause);
+    logger.debug?.(`Exchange with ${exchange.url} failed: ${error.message}`);
     yield* accounting.failAll(() => error);
   } finally {
-    clearTimeout(timer);
+    exchange.pause();
     if (!response.bodyUsed && response.body) {
       await response.body.cancel().catch(() => {});
     }
@@ -467,28 +635,40 @@ async function* handleResponse(
   refs: readonly InstanceReference[],
   accounting: Accounting,
   options: RetrieveBatchOptions,
-  logger: Rad69Logger,
-  onProgress: () => void,
+  exchange: Exchange,
 ): AsyncGenerator<InstanceOutcome, void, undefined> {
   const contentType = response.headers.get("content-type");
   const maxRoot = options.maxRootPartSize ?? 64 * 2 ** 20;
+  const url = exchange.url;
+  if (response.status >= 300 && response.status < 400) {
+    const location = response.headers.get("location");
+    const target = location === null ? "nowhere" : `"${redactUrl(location)}"`;
+    throw new Rad69HttpError(
+      `Server at ${url} redirected (HTTP ${response.status}) to ${target}; redirects are not followed, so that the request and its credentials stay on the configured endpoint: set url to the new location`,
+      { status: response.status, url, bodyExcerpt: "" },
+    );
+  }
   if (!response.ok) {
     const excerpt = await readExcerpt(response);
+    const retryAfter = parseRetryAfter(response.headers.get("retry-after"));
     if (looksLikeXml(contentType, excerpt)) {
-      const fault = findSoapFault(excerpt, response.status);
-      if (fault) throw fault;
+      const fault = findSoapFault(excerpt, response.status) ??
+        faultInMultipart(excerpt, contentType, response.status);
+      if (fault) {
+        if (retryAfter !== undefined) fault.retryAfterSeconds = retryAfter;
+        throw fault;
+      }
     }
     const text = excerptOf(excerpt);
-    const retryAfter = parseRetryAfter(response.headers.get("retry-after"));
     const httpOptions: {
       status: number;
       url: string;
       bodyExcerpt: string;
       retryAfterSeconds?: number;
-    } = { status: response.status, url: options.url, bodyExcerpt: text };
+    } = { status: response.status, url, bodyExcerpt: text };
     if (retryAfter !== undefined) httpOptions.retryAfterSeconds = retryAfter;
     throw new Rad69HttpError(
-      `Server at ${options.url} answered HTTP ${response.status} ${response.statusText}: ${
+      `Server at ${url} answered HTTP ${response.status} ${response.statusText}: ${
         JSON.stringify(text.slice(0, 200))
       }`,
       httpOptions,
@@ -497,7 +677,7 @@ async function* handleResponse(
   if (!contentType) {
     const excerpt = await readExcerpt(response, EXCERPT_BYTES);
     throw new Rad69ProtocolError(
-      `Server at ${options.url} answered without a Content-Type; body starts with ${
+      `Server at ${url} answered without a Content-Type; body starts with ${
         JSON.stringify(excerptOf(excerpt))
       }`,
       { excerpt: excerptOf(excerpt) },
@@ -516,8 +696,7 @@ async function* handleResponse(
       refs,
       accounting,
       options,
-      logger,
-      onProgress,
+      exchange,
     );
     return;
   }
@@ -525,14 +704,20 @@ async function* handleResponse(
     essence === "application/soap+xml" || essence === "text/xml" ||
     essence === "application/xml" || essence === "application/xop+xml"
   ) {
-    const body = await readCapped(response, maxRoot, "SOAP answer");
+    const body = await readCapped(
+      response,
+      maxRoot,
+      `The SOAP answer from ${url}`,
+      exchange,
+    );
+    exchange.pause();
     const parsed = parseRetrieveResponse(body, { httpStatus: response.status });
-    yield* settle(parsed, new Map(), accounting, refs, logger);
+    yield* settle(parsed, new Map(), accounting, refs, exchange.logger);
     return;
   }
   const excerpt = await readExcerpt(response, EXCERPT_BYTES);
   throw new Rad69ProtocolError(
-    `Server at ${options.url} answered with unexpected Content-Type "${contentType}"; body starts with ${
+    `Server at ${url} answered with unexpected Content-Type "${contentType}"; body starts with ${
       JSON.stringify(excerptOf(excerpt))
     }`,
     { excerpt: excerptOf(excerpt) },
@@ -540,10 +725,10 @@ async function* handleResponse(
 }
 
 /**
- * Delivers what a parsed root part says: inline documents, errors for the
- * instances not returned. `received` maps content ids to part bodies already
- * consumed; every document referencing a part that never came fails with a
- * truncation error.
+ * Delivers what a parsed root part says once the answer has ended complete:
+ * inline documents, errors for the instances not returned. `delivered`
+ * lists the documents whose part was consumed; every document referencing a
+ * part that is not in the (complete) answer fails with a protocol error.
  */
 function* settle(
   parsed: RetrieveResponse,
@@ -566,9 +751,9 @@ function* settle(
     if (doc.contentId !== undefined || doc.inline === undefined) {
       const o = accounting.fail(
         ref,
-        new TruncatedResponseError(
+        new Rad69ProtocolError(
           doc.contentId !== undefined
-            ? `The part "${doc.contentId}" holding instance "${ref.instanceUid}" never arrived`
+            ? `The part "${doc.contentId}" holding instance "${ref.instanceUid}" is not in the answer, which ended complete`
             : `The server listed instance "${ref.instanceUid}" without its document`,
           { instance: ref },
         ),
@@ -633,9 +818,9 @@ async function* handleMultipart(
   refs: readonly InstanceReference[],
   accounting: Accounting,
   options: RetrieveBatchOptions,
-  logger: Rad69Logger,
-  onProgress: () => void,
+  exchange: Exchange,
 ): AsyncGenerator<InstanceOutcome, void, undefined> {
+  const logger = exchange.logger;
   const ct = parseMultipartContentType(contentType);
   const maxRoot = options.maxRootPartSize ?? 64 * 2 ** 20;
   const maxPart = options.maxPartSize ?? 2 ** 31;
@@ -645,15 +830,23 @@ async function* handleMultipart(
     const id = headers.get("content-id");
     return id !== null && stripAngleBrackets(id) === start;
   };
+  // Whether the part being read is capped by maxRootPartSize.
+  let rootCapped = false;
   using parser = new MultipartParser(ct.boundary, {
     engine: options.engine ?? "wasm",
     windowSize: options.chunkSize ?? 5 * 2 ** 20,
     maxHeaderBytes: options.maxHeaderBytes ?? 16384,
     maxHeaderCount: options.maxHeaderCount ?? 64,
-    // Before the root is known, any part may be the root: cap at the larger.
-    maxPartSize: (headers, index) =>
-      isRoot(headers, index) ? Math.min(maxRoot, maxPart) : maxPart,
+    maxPartSize: (headers, index) => {
+      const capped = root === undefined && isRoot(headers, index);
+      rootCapped = capped && maxRoot < maxPart;
+      return capped ? Math.min(maxRoot, maxPart) : maxPart;
+    },
   });
+  // Parts held until the root arrives (a root sent last): at most one per
+  // requested instance plus a few unreferenced ones, so a server cannot
+  // make the client buffer an unbounded answer.
+  const maxEarly = refs.length + 8;
 
   let root: RetrieveResponse | undefined;
   const early: MultipartPart[] = [];
@@ -683,7 +876,8 @@ async function* handleMultipart(
     );
   };
 
-  const onBinary = (part: MultipartPart): InstanceOutcome[] => {
+  const ready: InstanceOutcome[] = [];
+  const onBinary = (part: MultipartPart): void => {
     const rawId = part.headers.get("content-id");
     let docs: DocumentResponse[] | undefined;
     if (rawId !== null) {
@@ -699,9 +893,8 @@ async function* handleMultipart(
           rawId ?? "no Content-ID"
         }): no DocumentResponse references it`,
       );
-      return [];
+      return;
     }
-    const out: InstanceOutcome[] = [];
     let bytes: Uint8Array | undefined;
     for (const doc of docs) {
       const ref = accounting.pending.get(doc.documentUniqueId);
@@ -711,34 +904,36 @@ async function* handleMultipart(
       } catch (error) {
         if (!(error instanceof Rad69Error)) throw error;
         const o = accounting.fail(ref, error);
-        if (o) out.push(o);
+        if (o) ready.push(o);
         continue;
       }
       delivered.set(doc.documentUniqueId, true);
       const o = deliverBytes(ref, doc, bytes, warnings, accounting);
-      if (o) out.push(o);
+      if (o) ready.push(o);
     }
-    return out;
   };
 
-  const ready: InstanceOutcome[] = [];
   const onPart = (part: MultipartPart) => {
     if (root === undefined) {
       if (isRoot(part.headers, part.index)) {
         onRoot(part);
-        for (const p of early.splice(0)) ready.push(...onBinary(p));
+        for (const p of early.splice(0)) onBinary(p);
+      } else if (early.length >= maxEarly) {
+        throw new Rad69ProtocolError(
+          `Multipart answer from ${exchange.url} sent more than ${maxEarly} parts before its SOAP root part`,
+        );
       } else {
         early.push(part);
       }
       return;
     }
-    ready.push(...onBinary(part));
+    onBinary(part);
   };
 
   const body = response.body;
   if (!body) {
     throw new TruncatedResponseError(
-      `Server at ${options.url} sent an empty multipart body`,
+      `Server at ${exchange.url} sent an empty multipart body`,
     );
   }
   let reader:
@@ -756,25 +951,50 @@ async function* handleMultipart(
     for (;;) {
       let chunk: Uint8Array | undefined;
       if (byob) {
-        const r = await (reader as ReadableStreamBYOBReader).read(
-          new Uint8Array(buffer, 0, READ_SIZE),
+        const r = await exchange.read(
+          (reader as ReadableStreamBYOBReader).read(
+            new Uint8Array(buffer, 0, READ_SIZE),
+          ),
         );
         if (r.done) break;
         chunk = r.value;
         buffer = chunk.buffer as ArrayBuffer;
       } else {
-        const r = await (reader as ReadableStreamDefaultReader<Uint8Array>)
-          .read();
+        const r = await exchange.read(
+          (reader as ReadableStreamDefaultReader<Uint8Array>).read(),
+        );
         if (r.done) break;
         chunk = r.value;
       }
-      onProgress();
-      options.onBytes?.(chunk.length);
-      parser.push(chunk, onPart);
-      if (ready.length > 0) yield* ready.splice(0);
+      exchange.progress(chunk.length);
+      try {
+        parser.push(chunk, onPart);
+      } catch (error) {
+        // Parts completed before the failure are already accounted for.
+        exchange.pause();
+        yield* ready.splice(0);
+        if (
+          rootCapped && error instanceof LimitExceededError &&
+          error.limit === "maxPartSize"
+        ) {
+          throw new LimitExceededError(
+            "maxRootPartSize",
+            maxRoot,
+            `The SOAP root part of the answer from ${exchange.url}`,
+          );
+        }
+        throw error;
+      }
+      if (ready.length > 0) {
+        // The consumer's pace is not the server's: no idle timeout meanwhile.
+        exchange.pause();
+        yield* ready.splice(0);
+        exchange.armIdle();
+      }
       if (parser.done) break;
     }
   } finally {
+    exchange.pause();
     await reader.cancel().catch(() => {});
     reader.releaseLock();
   }
@@ -784,6 +1004,7 @@ async function* handleMultipart(
     if (!(error instanceof TruncatedResponseError)) throw error;
     // The body ended early. Settle what the root said is missing, the rest
     // fails with the truncation.
+    yield* ready.splice(0);
     if (root) {
       yield* settleKnownFailures(root, accounting, refs);
     }

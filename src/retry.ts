@@ -9,8 +9,10 @@ import {
   type Rad69Error,
   Rad69HttpError,
   Rad69NetworkError,
+  SoapFaultError,
   TruncatedResponseError,
 } from "./errors.ts";
+import { collectSecrets, redactLogger } from "./redact.ts";
 import type { InstanceReference } from "./references.ts";
 import {
   type InstanceOutcome,
@@ -24,8 +26,11 @@ const TRANSIENT_STATUS = new Set([408, 429, 502, 503, 504]);
 /**
  * Tells whether a failure is transient (worth a retry): connection errors,
  * resets, stalls and timeouts, bodies cut before their closing delimiter,
- * and HTTP 408, 429, 502, 503 and 504. Missing documents, other 4xx, SOAP
- * Faults and invalid DICOM are permanent.
+ * HTTP 408, 429, 502, 503 and 504, and a SOAP Fault other than a Sender
+ * (client) fault carried by one of those statuses (a busy server may answer
+ * 503 with a Receiver Fault). Missing documents, other 4xx and 5xx, Sender
+ * Faults, other Faults, size limits, malformed answers and invalid DICOM
+ * are permanent.
  *
  * @param error The failure.
  * @returns `true` when a retry may succeed.
@@ -42,7 +47,19 @@ export function isTransientError(error: unknown): boolean {
   if (error instanceof Rad69HttpError) {
     return TRANSIENT_STATUS.has(error.status);
   }
+  if (error instanceof SoapFaultError) {
+    return TRANSIENT_STATUS.has(error.status) &&
+      !/(^|:)(Sender|Client)$/.test(error.code.trim());
+  }
   return false;
+}
+
+/** The `Retry-After` an error carries, in seconds, when it carries one. */
+function retryAfterOf(error: Rad69Error | undefined): number | undefined {
+  if (error instanceof Rad69HttpError || error instanceof SoapFaultError) {
+    return error.retryAfterSeconds;
+  }
+  return undefined;
 }
 
 /** One attempt of an exchange, as reported to `onAttempt`. */
@@ -105,8 +122,11 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /**
- * Computes the delay before attempt `attempt + 1`: exponential with full
- * jitter, at least what `Retry-After` asked, at most `max`.
+ * Computes the delay before attempt `attempt + 1`: exponential with jitter
+ * (between half and all of `base * 2^(attempt-1)`), at least what the
+ * error's `Retry-After` asked (`Rad69HttpError.retryAfterSeconds`, or the
+ * same field on a `SoapFaultError` answered with a `Retry-After` header),
+ * and at most `max`.
  *
  * @param attempt The attempt that just failed (1-based).
  * @param error The transient error.
@@ -122,10 +142,9 @@ export function backoffDelay(
 ): number {
   const exp = Math.min(max, base * 2 ** (attempt - 1));
   let delay = exp / 2 + Math.random() * exp / 2;
-  if (
-    error instanceof Rad69HttpError && error.retryAfterSeconds !== undefined
-  ) {
-    delay = Math.max(delay, Math.min(max, error.retryAfterSeconds * 1000));
+  const retryAfter = retryAfterOf(error);
+  if (retryAfter !== undefined) {
+    delay = Math.max(delay, Math.min(max, retryAfter * 1000));
   }
   return Math.round(Math.min(max, delay));
 }
@@ -154,7 +173,8 @@ export async function* retrieveWithRetries(
   const retries = Math.max(0, options.retries ?? 3);
   const base = options.retryBaseDelayMs ?? 500;
   const max = options.retryMaxDelayMs ?? 30_000;
-  const logger = options.logger;
+  const logger = options.logger &&
+    redactLogger(options.logger, collectSecrets(options.url, options.headers));
   let pending: readonly InstanceReference[] = refs;
   for (let attempt = 1; pending.length > 0; attempt++) {
     const last = attempt > retries;

@@ -7,7 +7,11 @@
  * @module
  */
 
-import { LimitExceededError, TruncatedResponseError } from "../errors.ts";
+import {
+  LimitExceededError,
+  MultipartSyntaxError,
+  TruncatedResponseError,
+} from "../errors.ts";
 import { assertBoundary } from "./content_type.ts";
 import { parsePartHeaders } from "./part_headers.ts";
 import type { ScanEngine } from "./scan_engine.ts";
@@ -69,6 +73,12 @@ const SPACE = 0x20;
 const TAB = 0x09;
 /** How much transport padding after a boundary is tolerated. */
 const MAX_PADDING = 256;
+/** How many leading bytes of the body are kept for an error message. */
+const HEAD_BYTES = 64;
+
+function isSpace(byte: number): boolean {
+  return byte === SPACE || byte === TAB || byte === CR || byte === LF;
+}
 
 enum State {
   Preamble,
@@ -121,6 +131,14 @@ export class MultipartParser implements Disposable {
   #partLimit = 0;
   #index = 0;
   #disposed = false;
+  #boundary: string;
+  /** The first bytes of the body, for the message of a body without parts. */
+  #head: Uint8Array = new Uint8Array(HEAD_BYTES);
+  #headLength = 0;
+  /** Absolute offset of the first byte that is not white space, or -1. */
+  #firstContent = -1;
+  /** Whether `--boundary` occurred anywhere in the preamble. */
+  #sawDashBoundary = false;
 
   /**
    * Creates a parser for one multipart body.
@@ -132,6 +150,7 @@ export class MultipartParser implements Disposable {
    */
   constructor(boundary: string, options: MultipartParserOptions = {}) {
     assertBoundary(boundary);
+    this.#boundary = boundary;
     const enc = new TextEncoder();
     this.#dashBoundary = enc.encode(`--${boundary}`);
     this.#crlfDelimiter = enc.encode(`\r\n--${boundary}`);
@@ -177,6 +196,7 @@ export class MultipartParser implements Disposable {
   push(chunk: Uint8Array, onPart: (part: MultipartPart) => void): void {
     if (this.#disposed) throw new TypeError("Cannot push: parser is disposed");
     if (this.#state === State.Epilogue || chunk.length === 0) return;
+    if (this.#state === State.Preamble) this.#notePreamble(chunk);
     // Another engine may have grown shared wasm memory since the last call.
     this.#window = this.#engine.window;
     if (this.#len + chunk.length > this.#window.length) this.#makeRoom(chunk);
@@ -190,8 +210,22 @@ export class MultipartParser implements Disposable {
    *
    * @throws {TruncatedResponseError} When the closing delimiter never came;
    * the incomplete part is not delivered.
+   * @throws {MultipartSyntaxError} When the body ended without ever holding
+   * `--boundary`, and is not just white space and the start of the first
+   * delimiter: it is not the multipart body its Content-Type announced.
    */
   finish(): void {
+    if (this.#state === State.Preamble && this.#isNotMultipart()) {
+      const head = new TextDecoder("latin1").decode(
+        this.#head.subarray(0, this.#headLength),
+      );
+      throw new MultipartSyntaxError(
+        `Cannot split multipart body: it holds no delimiter "--${this.#boundary}" in its ${
+          this.#base + this.#len
+        } bytes; it starts with ${JSON.stringify(head)}`,
+        0,
+      );
+    }
     if (this.#state !== State.Epilogue) {
       const where = this.#state === State.Preamble
         ? "before its first boundary"
@@ -209,6 +243,40 @@ export class MultipartParser implements Disposable {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#engine[Symbol.dispose]();
+  }
+
+  /** Records the first bytes and the first non-space byte of the body. */
+  #notePreamble(chunk: Uint8Array): void {
+    if (this.#headLength < HEAD_BYTES) {
+      const take = Math.min(HEAD_BYTES - this.#headLength, chunk.length);
+      this.#head.set(chunk.subarray(0, take), this.#headLength);
+      this.#headLength += take;
+    }
+    if (this.#firstContent >= 0) return;
+    for (let i = 0; i < chunk.length; i++) {
+      if (!isSpace(chunk[i]!)) {
+        this.#firstContent = this.#base + this.#len + i;
+        return;
+      }
+    }
+  }
+
+  /**
+   * Whether a body that ended in its preamble is something else than a
+   * multipart body: it never held `--boundary`, and what it holds besides
+   * leading white space is not the start of `--boundary` (a body cut short
+   * before its first delimiter was complete).
+   */
+  #isNotMultipart(): boolean {
+    if (this.#sawDashBoundary || this.#firstContent < 0) return false;
+    const start = this.#firstContent - this.#base;
+    const length = this.#base + this.#len - this.#firstContent;
+    if (start < 0 || length >= this.#dashBoundary.length) return true;
+    const window = this.#engine.window;
+    for (let i = 0; i < length; i++) {
+      if (window[start + i] !== this.#dashBoundary[i]) return true;
+    }
+    return false;
   }
 
   #keepFrom(): number {
@@ -278,8 +346,11 @@ export class MultipartParser implements Disposable {
   #afterBoundary(at: number): number {
     const w = this.#window;
     const len = this.#len;
-    if (at + 2 > len) return -1;
-    if (w[at] === DASH && w[at + 1] === DASH) return -2;
+    if (at >= len) return -1;
+    if (w[at] === DASH) {
+      if (at + 1 >= len) return -1;
+      if (w[at + 1] === DASH) return -2;
+    }
     let i = at;
     while (i < len && (w[i] === SPACE || w[i] === TAB)) {
       if (i - at > MAX_PADDING) return -3;
@@ -302,6 +373,7 @@ export class MultipartParser implements Disposable {
         this.#scanFrom = Math.max(0, this.#len - this.#needleLength + 1);
         return false;
       }
+      this.#sawDashBoundary = true;
       const atLineStart = (this.#base + i === 0) || (i > 0 && w[i - 1] === LF);
       if (!atLineStart) {
         this.#scanFrom = i + 1;
@@ -333,13 +405,18 @@ export class MultipartParser implements Disposable {
     const w = this.#window;
     const start = this.#partStart;
     const len = this.#len;
-    // An empty part: the delimiter follows at once.
+    // An empty part: a delimiter follows at once.
     const n = this.#needleLength;
     if (len - start >= n) {
       if (this.#engine.find(start, start + n) === start) {
-        this.#headers = new Headers();
-        this.#beginBody(start);
-        return true;
+        const next = this.#afterBoundary(start + n);
+        if (next === -1) return false;
+        if (next !== -3) {
+          this.#headers = new Headers();
+          this.#beginBody(start);
+          return true;
+        }
+        // `CRLF--boundary` then other bytes: an empty header section.
       }
     } else if (this.#isNeedlePrefix(start, len)) {
       return false; // Too few bytes to tell an empty part from headers.
@@ -382,7 +459,10 @@ export class MultipartParser implements Disposable {
       }
     }
     if (end < 0) {
-      if (len - start > this.#maxHeaderBytes) {
+      // The section will end at `len - 1` at the earliest (the last byte
+      // may be the LF that starts the blank line): fail only when that is
+      // already too long, so the outcome does not depend on the chunking.
+      if (len - 1 - start > this.#maxHeaderBytes) {
         throw new LimitExceededError(
           "maxHeaderBytes",
           this.#maxHeaderBytes,
@@ -445,6 +525,8 @@ export class MultipartParser implements Disposable {
       }
       const next = this.#afterBoundary(i + this.#needleLength);
       if (next === -1) {
+        // Whatever follows, the part is at least this long.
+        if (i - this.#bodyStart > this.#partLimit) this.#tooBig();
         this.#scanFrom = i;
         return false;
       }

@@ -338,6 +338,13 @@ export interface FaultPlan {
    */
   readonly contentType?: string | null;
   /**
+   * Extra headers on the answer, whatever it is (a SOAP Fault with
+   * `Retry-After`, a `Set-Cookie`…). They are added after the answer's own
+   * headers and replace those of the same name (except `http` answers,
+   * whose own `headers` win).
+   */
+  readonly responseHeaders?: HeadersInit;
+  /**
    * Pad the SOAP root part with an XML comment of this many bytes (a huge
    * root part; streamed, not buffered).
    *

@@ -491,7 +491,10 @@ export class FakeRad69Server implements AsyncDisposable {
       }
     }
     if (plan.http) {
-      const headers = new Headers(plan.http.headers);
+      const headers = new Headers(plan.responseHeaders);
+      new Headers(plan.http.headers).forEach((value, name) =>
+        headers.set(name, value)
+      );
       if (plan.http.body !== undefined && !headers.has("content-type")) {
         headers.set("content-type", "text/html; charset=utf-8");
       }
@@ -544,6 +547,9 @@ export class FakeRad69Server implements AsyncDisposable {
     if (framed.contentType !== null) {
       headers.set("content-type", framed.contentType);
     }
+    new Headers(plan.responseHeaders).forEach((value, name) =>
+      headers.set(name, value)
+    );
     const stream = pacedStream(framed.chunks, {
       signal,
       ...(plan.chunkSize !== undefined

@@ -379,14 +379,15 @@ unsafe fn verify(e: &Engine, c: usize) -> bool {
     let p = (e.window as *const u8).add(c);
     let n = e.needle.as_ptr();
     if m >= 16 {
+        // All blocks are compared before one test: near misses fail at a
+        // random block, and an early exit there would be mispredicted.
+        let mut all = u8x16_eq(load(p.add(m - 16)), load(n.add(m - 16)));
         let mut k = 0;
-        while k + 16 <= m {
-            if i8x16_bitmask(u8x16_eq(load(p.add(k)), load(n.add(k)))) != 0xFFFF {
-                return false;
-            }
+        while k + 16 < m {
+            all = v128_and(all, u8x16_eq(load(p.add(k)), load(n.add(k))));
             k += 16;
         }
-        k == m || i8x16_bitmask(u8x16_eq(load(p.add(m - 16)), load(n.add(m - 16)))) == 0xFFFF
+        u8x16_all_true(all)
     } else if c + 16 <= e.cap {
         let mask = i8x16_bitmask(u8x16_eq(load(p), load(n))) as u32;
         (mask | (0xFFFF << m)) & 0xFFFF == 0xFFFF

@@ -1,0 +1,308 @@
+/**
+ * Command-line parsing of the `rad69` CLI (with `node:util` `parseArgs`).
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+
+/** How much the CLI logs to stderr. */
+export type CliLogLevel = "debug" | "info" | "warn" | "silent";
+
+/** The options of one CLI run, as parsed from its arguments. */
+export interface CliOptions {
+  /** The RAD-69 endpoint. */
+  readonly url: string;
+  /** The download folder. @default {"."} */
+  readonly out: string;
+  /** Concurrent requests, when given. */
+  readonly concurrency?: number;
+  /** One request per series. @default {true} */
+  readonly splitSeries: boolean;
+  /** Error codes or class names whose failures do not fail the run. */
+  readonly ignore: readonly string[];
+  /** Transfer syntaxes to ask for (none: the client's default list). */
+  readonly transferSyntaxes: readonly string[];
+  /** `--header "K: V"` values, as name/value pairs. */
+  readonly headers: readonly (readonly [string, string])[];
+  /** `--header-env "K=ENV_VAR"` values, as header name/variable pairs. */
+  readonly headerEnv: readonly (readonly [string, string])[];
+  /** Client certificate file (PEM), for mutual TLS. */
+  readonly cert?: string;
+  /** Client private key file (PEM), for mutual TLS. */
+  readonly key?: string;
+  /** Extra CA certificate files (PEM). */
+  readonly ca: readonly string[];
+  /** Retries of transient failures, when given. */
+  readonly retries?: number;
+  /** Timeout in seconds (headers and idle body), when given. */
+  readonly timeoutSeconds?: number;
+  /** Skip instances whose complete file is present. */
+  readonly resume: boolean;
+  /** Print one JSON summary on stdout. */
+  readonly json: boolean;
+  /** A file listing instances (CSV or JSON). */
+  readonly instancesFile?: string;
+  /** Positional `STUDY/SERIES/INSTANCE` arguments. */
+  readonly triplets: readonly string[];
+  /** How much to log. @default {"warn"} */
+  readonly logLevel: CliLogLevel;
+  /** Send MTOM-packaged requests. */
+  readonly mtom: boolean;
+  /** The RepositoryUniqueId to send, when given. */
+  readonly repositoryId?: string;
+  /** Flush files to stable storage. */
+  readonly fsync: boolean;
+  /** Show no progress bar, even on a terminal. */
+  readonly noProgress: boolean;
+}
+
+/** What the arguments ask for. */
+export type ParsedCli =
+  | { readonly kind: "help" }
+  | { readonly kind: "version" }
+  | { readonly kind: "run"; readonly options: CliOptions };
+
+/** The `--help` text. */
+export const HELP_TEXT: string = `\
+rad69: download DICOM instances over IHE RAD-69 (Retrieve Imaging Document Set)
+
+Usage:
+  rad69 --url URL [options] [--instances FILE] [STUDY/SERIES/INSTANCE ...]
+  rad69 --help | --version
+
+Files land at OUT/<study>/<series>/<instance>.dcm, written to a temporary name
+and renamed when complete: never half-written.
+
+What to download (at least one instance):
+  STUDY/SERIES/INSTANCE      a triplet of UIDs (repeatable)
+  -i, --instances FILE       CSV lines "study,series,instance" (an optional
+                             header line, blank lines and # comments allowed)
+                             or a JSON array of {"study","series","instance"}
+
+Options:
+  --url URL                  the RAD-69 endpoint (http or https); credentials in
+                             the URL are sent as Basic authentication
+  -o, --out DIR              download folder (default: .)
+  -c, --concurrency N        requests in flight at once (default: 1)
+  --no-split-series          one request for everything instead of one per series
+  --ignore CODE              a failure with this error code (e.g.
+                             XDSMissingDocument) or error class (e.g.
+                             XDSMissingDocumentError) does not fail the run;
+                             repeatable, or comma-separated
+  --transfer-syntax UID      a transfer syntax to accept, in preference order
+                             (repeatable; default: JPEG Lossless SV1, Implicit
+                             and Explicit VR Little Endian)
+  -H, --header "K: V"        an extra request header (repeatable); visible in
+                             the process list, so prefer --header-env for secrets
+  --header-env K=VAR         header K with the value of environment variable VAR
+                             (repeatable), e.g. --header-env Authorization=RAD69_AUTH
+  --cert FILE --key FILE     client certificate and key (PEM) for mutual TLS
+  --ca FILE                  an extra CA certificate (PEM) to trust (repeatable)
+  --repository-id UID        the RepositoryUniqueId to send
+  --mtom                     send MTOM-packaged requests (strict servers)
+  --retries N                retries of transient failures (default: 3)
+  --timeout SEC              seconds to wait for an answer, and longest silence
+                             within one (default: 60; 0 disables)
+  --resume                   skip instances whose complete file is already there
+  --fsync                    flush every file to disk before renaming it
+  --json                     print one JSON summary on stdout
+  --no-progress              no progress bar (it shows only on a terminal anyway)
+  --log-level LEVEL          debug, info, warn (default) or silent
+  -h, --help                 show this help
+  -V, --version              show the version
+
+Exit status: 0 every instance delivered (or skipped, or ignored); 1 some were
+not delivered (each is listed with its reason); 2 usage or input error (nothing
+was requested).
+
+Permissions: --allow-net (the server), --allow-read and --allow-write (the
+download folder and the input files), --allow-env (for --header-env).
+
+Example:
+  RAD69_AUTH="Bearer abc" rad69 --url https://pacs/dcm4chee-arc/xdsi/ImagingDocumentSource \\
+    --header-env Authorization=RAD69_AUTH --out ./dicom --resume \\
+    1.2.840.1/1.2.840.1.2/1.2.840.1.2.3
+`;
+
+const LOG_LEVELS: readonly CliLogLevel[] = ["debug", "info", "warn", "silent"];
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** Parses a whole number option within bounds. */
+function wholeNumber(
+  name: string,
+  value: string | undefined,
+  min: number,
+  max: number,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (
+    !/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max
+  ) {
+    throw new TypeError(
+      `Invalid option --${name} "${value}": expected a whole number from ${min} to ${max}`,
+    );
+  }
+  return n;
+}
+
+/**
+ * Splits a `--header "Name: value"` argument.
+ *
+ * @param raw The argument.
+ * @returns The name and the trimmed value.
+ * @throws {TypeError} When there is no colon or the name is not a token.
+ */
+export function parseHeaderArg(raw: string): [string, string] {
+  const colon = raw.indexOf(":");
+  const name = colon < 0 ? raw.trim() : raw.slice(0, colon).trim();
+  // The value may be a secret: never echo it.
+  if (colon < 0) {
+    throw new TypeError(
+      'Invalid option --header: expected "Name: value", got no colon',
+    );
+  }
+  if (!HEADER_NAME.test(name)) {
+    throw new TypeError(
+      `Invalid option --header: "${name}" is not a valid header name`,
+    );
+  }
+  return [name, raw.slice(colon + 1).trim()];
+}
+
+/**
+ * Splits a `--header-env "Name=ENV_VAR"` argument.
+ *
+ * @param raw The argument.
+ * @returns The header name and the variable name.
+ * @throws {TypeError} When it is not `Name=VAR`.
+ */
+export function parseHeaderEnvArg(raw: string): [string, string] {
+  const eq = raw.indexOf("=");
+  const name = eq < 0 ? "" : raw.slice(0, eq).trim();
+  const variable = eq < 0 ? "" : raw.slice(eq + 1).trim();
+  if (!HEADER_NAME.test(name) || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(variable)) {
+    throw new TypeError(
+      `Invalid option --header-env "${raw}": expected "Header-Name=ENV_VAR", e.g. "Authorization=RAD69_AUTH"`,
+    );
+  }
+  return [name, variable];
+}
+
+/**
+ * Parses the CLI arguments.
+ *
+ * @param args The arguments (without the program name).
+ * @returns Help, version, or the options of a run.
+ * @throws {TypeError} On a usage error (unknown option, missing or invalid
+ * value); the message says which.
+ *
+ * @example
+ * ```ts ignore
+ * const parsed = parseCliArgs(["--url", "http://pacs/rad69", "1.2/1.2.3/1.2.3.4"]);
+ * ```
+ */
+export function parseCliArgs(args: readonly string[]): ParsedCli {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      strict: true,
+      allowPositionals: true,
+      options: {
+        url: { type: "string" },
+        out: { type: "string", short: "o" },
+        concurrency: { type: "string", short: "c" },
+        "no-split-series": { type: "boolean" },
+        ignore: { type: "string", multiple: true },
+        "transfer-syntax": { type: "string", multiple: true },
+        header: { type: "string", short: "H", multiple: true },
+        "header-env": { type: "string", multiple: true },
+        cert: { type: "string" },
+        key: { type: "string" },
+        ca: { type: "string", multiple: true },
+        "repository-id": { type: "string" },
+        mtom: { type: "boolean" },
+        retries: { type: "string" },
+        timeout: { type: "string" },
+        resume: { type: "boolean" },
+        fsync: { type: "boolean" },
+        json: { type: "boolean" },
+        "no-progress": { type: "boolean" },
+        instances: { type: "string", short: "i" },
+        "log-level": { type: "string" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "V" },
+      },
+    });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new TypeError(`Invalid arguments: ${message}`);
+  }
+  const v = parsed.values;
+  if (v.help) return { kind: "help" };
+  if (v.version) return { kind: "version" };
+  if (v.url === undefined || v.url.trim() === "") {
+    throw new TypeError("Missing option --url: the RAD-69 endpoint");
+  }
+  if ((v.cert === undefined) !== (v.key === undefined)) {
+    throw new TypeError("Invalid options: --cert and --key go together");
+  }
+  const logLevel = (v["log-level"] ?? "warn") as CliLogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new TypeError(
+      `Invalid option --log-level "${logLevel}": expected one of ${
+        LOG_LEVELS.join(", ")
+      }`,
+    );
+  }
+  let timeoutSeconds: number | undefined;
+  if (v.timeout !== undefined) {
+    timeoutSeconds = Number(v.timeout);
+    if (
+      v.timeout.trim() === "" || !Number.isFinite(timeoutSeconds) ||
+      timeoutSeconds < 0 || timeoutSeconds > 86_400
+    ) {
+      throw new TypeError(
+        `Invalid option --timeout "${v.timeout}": expected seconds from 0 to 86400`,
+      );
+    }
+  }
+  const split = (values: string[] | undefined) =>
+    (values ?? []).flatMap((s) => s.split(",")).map((s) => s.trim()).filter(
+      (s) => s !== "",
+    );
+  const options: CliOptions = {
+    url: v.url.trim(),
+    out: v.out ?? ".",
+    splitSeries: !v["no-split-series"],
+    ignore: split(v.ignore),
+    transferSyntaxes: split(v["transfer-syntax"]),
+    headers: (v.header ?? []).map(parseHeaderArg),
+    headerEnv: (v["header-env"] ?? []).map(parseHeaderEnvArg),
+    ca: v.ca ?? [],
+    resume: v.resume ?? false,
+    json: v.json ?? false,
+    triplets: parsed.positionals,
+    logLevel,
+    mtom: v.mtom ?? false,
+    fsync: v.fsync ?? false,
+    noProgress: v["no-progress"] ?? false,
+  };
+  const extra: {
+    -readonly [K in keyof CliOptions]?: CliOptions[K];
+  } = {};
+  const concurrency = wholeNumber("concurrency", v.concurrency, 1, 64);
+  if (concurrency !== undefined) extra.concurrency = concurrency;
+  const retries = wholeNumber("retries", v.retries, 0, 100);
+  if (retries !== undefined) extra.retries = retries;
+  if (timeoutSeconds !== undefined) extra.timeoutSeconds = timeoutSeconds;
+  if (v.cert !== undefined) extra.cert = v.cert;
+  if (v.key !== undefined) extra.key = v.key;
+  if (v.instances !== undefined) extra.instancesFile = v.instances;
+  if (v["repository-id"] !== undefined) {
+    extra.repositoryId = v["repository-id"];
+  }
+  return { kind: "run", options: { ...options, ...extra } };
+}

@@ -1,0 +1,54 @@
+/**
+ * Keeps secrets (header values, URL passwords) out of everything the CLI
+ * prints.
+ *
+ * @module
+ */
+
+/**
+ * Replaces known secret strings with `[REDACTED]` in any text.
+ *
+ * @example
+ * ```ts ignore
+ * const redactor = new Redactor();
+ * redactor.add("Bearer s3cr3t-token");
+ * redactor.redact("sent Bearer s3cr3t-token"); // "sent [REDACTED]"
+ * ```
+ */
+export class Redactor {
+  #secrets: string[] = [];
+
+  /**
+   * Adds a secret. A value of the form `Scheme credentials` also adds the
+   * credentials alone; the URL-encoded form is added too. Values shorter
+   * than 3 characters are not tracked (replacing them would garble UIDs).
+   *
+   * @param secret The secret.
+   */
+  add(secret: string): void {
+    const values = new Set<string>([secret.trim()]);
+    const scheme = /^[A-Za-z][A-Za-z0-9+.-]*\s+(.+)$/.exec(secret.trim());
+    if (scheme) values.add(scheme[1]!.trim());
+    for (const value of [...values]) values.add(encodeURIComponent(value));
+    for (const value of values) {
+      if (value.length >= 3 && !this.#secrets.includes(value)) {
+        this.#secrets.push(value);
+      }
+    }
+    this.#secrets.sort((a, b) => b.length - a.length);
+  }
+
+  /**
+   * Removes every known secret from a text.
+   *
+   * @param text Any text about to be printed.
+   * @returns The text with each secret replaced by `[REDACTED]`.
+   */
+  redact(text: string): string {
+    let out = text;
+    for (const secret of this.#secrets) {
+      out = out.replaceAll(secret, "[REDACTED]");
+    }
+    return out;
+  }
+}

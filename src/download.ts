@@ -1,0 +1,657 @@
+/**
+ * Downloads to disk: every delivered instance lands at
+ * `<dir>/<study>/<series>/<instance>.dcm`, written to a temporary name in the
+ * same folder and renamed once complete, so a final name never holds a
+ * partial file.
+ *
+ * @module
+ */
+
+import dicomParser from "dicom-parser";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Rad69Client } from "./client.ts";
+import {
+  DocumentNotReturnedError,
+  InvalidUidError,
+  type Rad69Error,
+} from "./errors.ts";
+import {
+  type InstanceReference,
+  type Rad69Reference,
+  toInstanceRefs,
+} from "./references.ts";
+import type { AttemptReport } from "./retry.ts";
+import type { RegistryError } from "./soap/types.ts";
+
+/** An instance that was retrieved and written in this run. */
+export interface DeliveredEntry {
+  /** The instance arrived and its file was written. */
+  readonly status: "delivered";
+  /** The requested instance. */
+  readonly ref: InstanceReference;
+  /** Where the file is: `<dir>/<study>/<series>/<instance>.dcm`. */
+  readonly path: string;
+  /** The size of the file in bytes. */
+  readonly bytes: number;
+  /** Warnings the server reported for the instance. */
+  readonly warnings: readonly RegistryError[];
+}
+
+/** An instance whose complete file was already there (`resume`). */
+export interface SkippedEntry {
+  /** The file was already present and complete; nothing was requested. */
+  readonly status: "skipped";
+  /** The requested instance. */
+  readonly ref: InstanceReference;
+  /** Where the file is. */
+  readonly path: string;
+  /** The size of the file in bytes. */
+  readonly bytes: number;
+}
+
+/** An instance that did not arrive. */
+export interface FailedEntry {
+  /** The instance was not delivered; no file was written for it. */
+  readonly status: "failed";
+  /** The requested instance. */
+  readonly ref: InstanceReference;
+  /** Where the file would have been. */
+  readonly path: string;
+  /** Why it did not arrive. */
+  readonly error: Rad69Error;
+  /** The error's message, for reports. */
+  readonly reason: string;
+}
+
+/** What became of one requested instance in a download. */
+export type DownloadEntry = DeliveredEntry | SkippedEntry | FailedEntry;
+
+/** Progress of a download, as reported to `onProgress`. */
+export interface DownloadProgress {
+  /** How many distinct instances were requested. */
+  readonly instancesTotal: number;
+  /** How many are settled (delivered, skipped or failed). */
+  readonly instancesDone: number;
+  /** How many were delivered and written so far. */
+  readonly delivered: number;
+  /** How many were skipped because complete files were present. */
+  readonly skipped: number;
+  /** How many failed so far. */
+  readonly failed: number;
+  /** Bytes of files written in this run so far. */
+  readonly bytesWritten: number;
+  /** Bytes of the complete files found present (skipped). */
+  readonly bytesSkipped: number;
+  /** HTTP body bytes received so far (MIME framing included). */
+  readonly bytesReceived: number;
+  /**
+   * An estimate of the bytes of all files once done (written + skipped +
+   * the average file size times the instances not yet settled), or
+   * `undefined` before any file size is known. RAD-69 answers carry no
+   * length, so this is only an estimate.
+   */
+  readonly bytesEstimatedTotal: number | undefined;
+  /** Milliseconds since the download started. */
+  readonly elapsedMs: number;
+  /** The entry that was just settled; absent for byte-count updates. */
+  readonly entry?: DownloadEntry;
+}
+
+/** Options of {@linkcode downloadInstances}. */
+export interface DownloadOptions {
+  /**
+   * Skip instances whose final file is already present and complete (a
+   * DICOM Part-10 file holding the expected SOP Instance UID). Files that
+   * are not are downloaded again and replaced.
+   *
+   * @default {false}
+   */
+  resume?: boolean;
+  /**
+   * Flush each file (and its folder) to stable storage before and after the
+   * rename, for crash safety at the cost of speed.
+   *
+   * @default {false}
+   */
+  fsync?: boolean;
+  /**
+   * Stops the download: the request in flight is cancelled, temporary files
+   * are removed, and the promise rejects with the signal's reason. Files
+   * already renamed to their final names are kept (a later `resume` skips
+   * them).
+   */
+  signal?: AbortSignal;
+  /**
+   * Called after each instance is settled and as body bytes arrive. Keep it
+   * cheap; it runs on the download's path.
+   */
+  onProgress?: (progress: DownloadProgress) => void;
+  /** Called after every attempt of every request (also in the report). */
+  onAttempt?: (report: AttemptReport) => void;
+}
+
+/** The outcome of {@linkcode downloadInstances}. */
+export interface DownloadReport {
+  /** The output folder, as given. */
+  readonly dir: string;
+  /** One entry per distinct requested instance, in request order. */
+  readonly entries: readonly DownloadEntry[];
+  /** How many instances were delivered and written. */
+  readonly delivered: number;
+  /** How many were skipped (complete files already present). */
+  readonly skipped: number;
+  /** How many failed. */
+  readonly failed: number;
+  /** Bytes of the files written in this run. */
+  readonly totalBytes: number;
+  /** Bytes of the complete files that were already present. */
+  readonly skippedBytes: number;
+  /** HTTP body bytes received (MIME framing included). */
+  readonly receivedBytes: number;
+  /** Stale temporary files of earlier, interrupted runs that were removed. */
+  readonly staleFilesRemoved: number;
+  /** Every attempt of every request, in order. */
+  readonly attempts: readonly AttemptReport[];
+  /** Wall-clock duration in milliseconds. */
+  readonly elapsedMs: number;
+  /** `true` when no instance failed. */
+  readonly complete: boolean;
+}
+
+/** Matches a temporary file name: `.<instance>.dcm.<random>.part`. */
+const PART_NAME = /^\.(.+)\.dcm\.[0-9a-f]+\.part$/;
+const HEAD_BYTES = 64 * 1024;
+/** Files written while the next parts arrive, at most. */
+const MAX_PENDING_WRITES = 4;
+/** Bytes of files being written while the next parts arrive, at most. */
+const MAX_PENDING_BYTES = 16 * 1024 * 1024;
+/** Larger instances are written alone (nothing else held meanwhile). */
+const MAX_OVERLAPPED_INSTANCE = 8 * 1024 * 1024;
+
+/** Checks that a UID is usable as one path component. */
+function assertPathComponent(uid: string, where: string): void {
+  if (
+    uid === "." || uid === ".." || !/^[0-9][0-9.]*$/.test(uid) ||
+    uid.length > 64
+  ) {
+    throw new InvalidUidError(uid, where, "is not a safe file name");
+  }
+}
+
+/**
+ * The path of an instance's file in a download folder:
+ * `<dir>/<study>/<series>/<instance>.dcm`.
+ *
+ * @param dir The download folder.
+ * @param ref The instance.
+ * @returns The file path (relative when `dir` is).
+ * @throws {InvalidUidError} When a UID could not be a safe path component.
+ *
+ * @example
+ * ```ts
+ * import { downloadPath } from "@rad69/client";
+ * const path = downloadPath("out", {
+ *   studyUid: "1.2",
+ *   seriesUid: "1.2.3",
+ *   instanceUid: "1.2.3.4",
+ * });
+ * console.assert(path === "out/1.2/1.2.3/1.2.3.4.dcm");
+ * ```
+ */
+export function downloadPath(
+  dir: string | URL,
+  ref: InstanceReference,
+): string {
+  assertPathComponent(ref.studyUid, "studyUid");
+  assertPathComponent(ref.seriesUid, "seriesUid");
+  assertPathComponent(ref.instanceUid, "instanceUid");
+  return join(
+    toPath(dir),
+    ref.studyUid,
+    ref.seriesUid,
+    `${ref.instanceUid}.dcm`,
+  );
+}
+
+/** A folder given as a string or a file URL, as a path. */
+function toPath(dir: string | URL): string {
+  if (dir instanceof URL) return fileURLToPath(dir);
+  if (typeof dir !== "string" || dir === "") {
+    throw new TypeError(
+      `Invalid download folder ${
+        JSON.stringify(dir)
+      }: expected a non-empty path`,
+    );
+  }
+  return dir;
+}
+
+/** A random lowercase hex string of `bytes` bytes. */
+function randomHex(bytes: number): string {
+  const raw = crypto.getRandomValues(new Uint8Array(bytes));
+  return Array.from(raw, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Reads the SOP Instance UID of Part-10 bytes, or `undefined`. */
+function sopInstanceUid(bytes: Uint8Array): string | undefined {
+  if (bytes.length < 132) return undefined;
+  if (
+    bytes[128] !== 0x44 || bytes[129] !== 0x49 || bytes[130] !== 0x43 ||
+    bytes[131] !== 0x4d
+  ) {
+    return undefined;
+  }
+  try {
+    const ds = dicomParser.parseDicom(bytes, { untilTag: "x00080018" });
+    return ds.string("x00080018") || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The size of the file at `path` when it is a complete instance file for
+ * `uid` (a regular Part-10 file holding that SOP Instance UID), else
+ * `undefined`. Reads only the head of the file when it suffices.
+ */
+async function completeFileSize(
+  path: string,
+  uid: string,
+): Promise<number | undefined> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  try {
+    const info = await file.stat();
+    if (!info.isFile || info.size < 132) return undefined;
+    const head = new Uint8Array(Math.min(info.size, HEAD_BYTES));
+    let got = 0;
+    while (got < head.length) {
+      const n = await file.read(head.subarray(got));
+      if (n === null) break;
+      got += n;
+    }
+    let sop = sopInstanceUid(head.subarray(0, got));
+    if (sop === undefined && info.size > got) {
+      sop = sopInstanceUid(await Deno.readFile(path));
+    }
+    return sop === uid ? info.size : undefined;
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Removes the temporary files (`.<instance>.dcm.<random>.part`) that an
+ * interrupted run left for the given instances. Returns how many.
+ */
+async function removeStaleParts(
+  folders: Map<string, Set<string>>,
+): Promise<number> {
+  let removed = 0;
+  for (const [folder, uids] of folders) {
+    let listing: AsyncIterable<Deno.DirEntry>;
+    try {
+      listing = Deno.readDir(folder);
+      for await (const entry of listing) {
+        const match = PART_NAME.exec(entry.name);
+        if (!entry.isFile || !match || !uids.has(match[1]!)) continue;
+        try {
+          await Deno.remove(join(folder, entry.name));
+          removed++;
+        } catch (error) {
+          if (!(error instanceof Deno.errors.NotFound)) throw error;
+        }
+      }
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) continue;
+      throw error;
+    }
+  }
+  return removed;
+}
+
+/**
+ * Frees the memory of written bytes at once, when they own their whole
+ * buffer (an instance's bytes are an exact copy that nothing else uses once
+ * written). Left to the garbage collector, tens of MiB of written instances
+ * would linger before it runs.
+ */
+function release(bytes: Uint8Array): void {
+  const buffer = bytes.buffer as ArrayBuffer & {
+    transfer?: (length: number) => ArrayBuffer;
+  };
+  if (
+    bytes.byteOffset !== 0 || bytes.byteLength !== buffer.byteLength ||
+    typeof buffer.transfer !== "function" || bytes.byteLength === 0
+  ) {
+    return;
+  }
+  try {
+    buffer.transfer(0);
+  } catch {
+    // Not transferable (e.g. a WebAssembly memory): the GC frees it.
+  }
+}
+
+/** Tells whether a buffer was detached (its bytes released). */
+function isDetached(bytes: Uint8Array): boolean {
+  return (bytes.buffer as { detached?: boolean }).detached === true;
+}
+
+/** Writes every byte to an open file. */
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let at = 0;
+  while (at < bytes.length) {
+    at += await file.write(bytes.subarray(at));
+  }
+}
+
+/** Flushes a folder's entries to disk (best effort). */
+async function syncFolder(folder: string): Promise<void> {
+  try {
+    const handle = await Deno.open(folder, { read: true });
+    try {
+      await handle.sync();
+    } finally {
+      handle.close();
+    }
+  } catch {
+    // Not every platform can sync a folder; the file itself was synced.
+  }
+}
+
+/**
+ * Retrieves instances through `client` and writes each delivered one to
+ * `<dir>/<study>/<series>/<instance>.dcm`.
+ *
+ * Each file is written to a temporary name in its final folder
+ * (`.<instance>.dcm.<random>.part`) and renamed once complete, so a final
+ * name never holds a partial file. Temporary files of the requested
+ * instances left by an interrupted run are removed first. With `resume`,
+ * instances whose final file is already present and complete are skipped
+ * and not requested. An existing final file is otherwise replaced.
+ *
+ * Every requested instance ends as exactly one entry of the report:
+ * delivered, skipped, or failed with its reason. Per-instance failures never
+ * throw. Files are written while the next instances arrive (at most 4
+ * files and 16 MiB at a time; an instance over 8 MiB alone), and each
+ * instance's memory is released as soon as its file is written, so memory
+ * stays bounded by the client's window and workers plus that, not by the
+ * size of the download (bench/download_rss.ts measures it).
+ *
+ * @param client The client to retrieve with (its retries, timeouts,
+ * concurrency and TLS apply).
+ * @param refs Instances, or series/studies that list their instances.
+ * @param dir The download folder (created when missing).
+ * @param options Resume, progress and attempt callbacks, a signal.
+ * @returns The report: one entry per instance, byte counts, attempts, time.
+ * @throws {NonInstanceParameterError} When a study or series has no
+ * instances (before anything is written or sent).
+ * @throws {InvalidUidError} When a UID is malformed (likewise).
+ * @throws {DOMException} The signal's reason when `signal` aborts; no
+ * temporary file is left behind.
+ * @throws {Deno.errors.NotCapable} Without read/write permission on `dir`.
+ * @throws {Error} A file-system error writing a file (disk full, read-only
+ * folder); the temporary file is removed first.
+ *
+ * @example Download a study, then resume it
+ * ```ts
+ * import { downloadInstances, Rad69Client } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 2 });
+ * await using server = await FakeRad69Server.start({ instances: study });
+ * using client = new Rad69Client({ url: server.url });
+ * const dir = await Deno.makeTempDir();
+ * const refs = study.map(({ studyUid, seriesUid, instanceUid }) => ({
+ *   studyUid,
+ *   seriesUid,
+ *   instanceUid,
+ * }));
+ * const first = await downloadInstances(client, refs, dir);
+ * console.assert(first.delivered === 2 && first.complete);
+ * const again = await downloadInstances(client, refs, dir, { resume: true });
+ * console.assert(again.skipped === 2);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function downloadInstances(
+  client: Rad69Client,
+  refs: Iterable<Rad69Reference>,
+  dir: string | URL,
+  options: DownloadOptions = {},
+): Promise<DownloadReport> {
+  const started = performance.now();
+  const instances = toInstanceRefs(refs);
+  const root = toPath(dir);
+  const signal = options.signal;
+  signal?.throwIfAborted();
+
+  const paths = new Map<string, string>();
+  const byUid = new Map<string, InstanceReference>();
+  const folders = new Map<string, Set<string>>();
+  for (const [index, ref] of instances.entries()) {
+    assertPathComponent(ref.studyUid, `references[${index}].studyUid`);
+    assertPathComponent(ref.seriesUid, `references[${index}].seriesUid`);
+    assertPathComponent(ref.instanceUid, `references[${index}].instanceUid`);
+    const path = downloadPath(root, ref);
+    paths.set(ref.instanceUid, path);
+    byUid.set(ref.instanceUid, ref);
+    const folder = dirname(path);
+    let uids = folders.get(folder);
+    if (!uids) folders.set(folder, uids = new Set());
+    uids.add(ref.instanceUid);
+  }
+
+  const staleFilesRemoved = await removeStaleParts(folders);
+  const entries = new Map<string, DownloadEntry>();
+  const attempts: AttemptReport[] = [];
+  const counts = { delivered: 0, skipped: 0, failed: 0 };
+  let bytesWritten = 0;
+  let bytesSkipped = 0;
+  let bytesReceived = 0;
+
+  const progress = (entry?: DownloadEntry): void => {
+    if (!options.onProgress) return;
+    const done = counts.delivered + counts.skipped + counts.failed;
+    const sized = counts.delivered + counts.skipped;
+    const known = bytesWritten + bytesSkipped;
+    const value: DownloadProgress = {
+      instancesTotal: instances.length,
+      instancesDone: done,
+      delivered: counts.delivered,
+      skipped: counts.skipped,
+      failed: counts.failed,
+      bytesWritten,
+      bytesSkipped,
+      bytesReceived,
+      bytesEstimatedTotal: sized === 0
+        ? undefined
+        : Math.round(known + (known / sized) * (instances.length - done)),
+      elapsedMs: performance.now() - started,
+    };
+    options.onProgress(entry ? { ...value, entry } : value);
+  };
+  const settle = (entry: DownloadEntry): void => {
+    entries.set(entry.ref.instanceUid, entry);
+    counts[entry.status]++;
+    if (entry.status === "delivered") bytesWritten += entry.bytes;
+    if (entry.status === "skipped") bytesSkipped += entry.bytes;
+    progress(entry);
+  };
+
+  const wanted: InstanceReference[] = [];
+  for (const ref of instances) {
+    const path = paths.get(ref.instanceUid)!;
+    if (options.resume) {
+      signal?.throwIfAborted();
+      const size = await completeFileSize(path, ref.instanceUid);
+      if (size !== undefined) {
+        settle({ status: "skipped", ref, path, bytes: size });
+        continue;
+      }
+    }
+    wanted.push(ref);
+  }
+
+  const made = new Set<string>();
+  const inFlight = new Set<string>();
+  const write = async (path: string, bytes: Uint8Array, uid: string) => {
+    const folder = dirname(path);
+    if (!made.has(folder)) {
+      await Deno.mkdir(folder, { recursive: true });
+      made.add(folder);
+    }
+    const temp = join(folder, `.${uid}.dcm.${randomHex(6)}.part`);
+    inFlight.add(temp);
+    try {
+      const file = await Deno.open(temp, { write: true, createNew: true });
+      try {
+        await writeAll(file, bytes);
+        if (options.fsync) await file.sync();
+      } finally {
+        file.close();
+      }
+      await Deno.rename(temp, path);
+      inFlight.delete(temp);
+      release(bytes);
+      if (options.fsync) await syncFolder(folder);
+    } catch (error) {
+      await Deno.remove(temp).catch(() => {});
+      inFlight.delete(temp);
+      throw error;
+    }
+  };
+
+  // Files are written while the next parts arrive: at most
+  // MAX_PENDING_WRITES files and MAX_PENDING_BYTES bytes at a time, and an
+  // instance over MAX_OVERLAPPED_INSTANCE alone. Memory stays bounded by the
+  // client's window plus these, whatever the size of the download.
+  const pending = new Set<Promise<void>>();
+  let pendingBytes = 0;
+  let writeFailure: { error: unknown } | undefined;
+  const drain = async (until: () => boolean) => {
+    while (pending.size > 0 && !until()) await Promise.race(pending);
+    if (writeFailure) throw writeFailure.error;
+  };
+  const schedule = (entry: DeliveredEntry, bytes: Uint8Array) => {
+    pendingBytes += bytes.length;
+    const job: Promise<void> = write(entry.path, bytes, entry.ref.instanceUid)
+      .then(() => settle(entry))
+      .catch((error) => {
+        writeFailure ??= { error };
+      })
+      .finally(() => {
+        pendingBytes -= bytes.length;
+        pending.delete(job);
+      });
+    pending.add(job);
+  };
+
+  try {
+    if (wanted.length > 0) {
+      const outcomes = client.retrieve(wanted, {
+        ...(signal ? { signal } : {}),
+        onAttempt: (report) => {
+          attempts.push(report);
+          options.onAttempt?.(report);
+        },
+        onBytes: (n) => {
+          bytesReceived += n;
+          progress();
+        },
+      });
+      for await (const outcome of outcomes) {
+        signal?.throwIfAborted();
+        if (writeFailure) throw writeFailure.error;
+        const uid = outcome.ref.instanceUid;
+        const path = paths.get(uid);
+        const ref = byUid.get(uid);
+        if (path === undefined || ref === undefined || entries.has(uid)) {
+          continue;
+        }
+        if (
+          outcome.status === "delivered" && isDetached(outcome.instance.bytes)
+        ) {
+          // The same buffer came for two instances and was written and
+          // released for the first: never write it as an empty file.
+          const error = new DocumentNotReturnedError(
+            `The bytes of instance "${uid}" were shared with another instance already written`,
+            { instance: ref },
+          );
+          settle({ status: "failed", ref, path, error, reason: error.message });
+        } else if (outcome.status === "delivered") {
+          const bytes = outcome.instance.bytes;
+          const entry: DeliveredEntry = {
+            status: "delivered",
+            ref,
+            path,
+            bytes: bytes.length,
+            warnings: outcome.instance.warnings,
+          };
+          if (bytes.length > MAX_OVERLAPPED_INSTANCE) {
+            await drain(() => false);
+            await write(path, bytes, uid);
+            settle(entry);
+          } else {
+            await drain(() =>
+              pending.size < MAX_PENDING_WRITES &&
+              pendingBytes + bytes.length <= MAX_PENDING_BYTES
+            );
+            schedule(entry, bytes);
+          }
+        } else {
+          settle({
+            status: "failed",
+            ref,
+            path,
+            error: outcome.error,
+            reason: outcome.error.message,
+          });
+        }
+      }
+      await drain(() => false);
+    }
+  } finally {
+    // On abort or error: let the writes under way end, then remove their
+    // temporary files (renamed files stay: they are complete).
+    await Promise.allSettled([...pending]);
+    for (const temp of inFlight) await Deno.remove(temp).catch(() => {});
+  }
+
+  for (const ref of wanted) {
+    if (entries.has(ref.instanceUid)) continue;
+    const error = new DocumentNotReturnedError(
+      `No outcome was reported for instance "${ref.instanceUid}"`,
+      { instance: ref },
+    );
+    settle({
+      status: "failed",
+      ref,
+      path: paths.get(ref.instanceUid)!,
+      error,
+      reason: error.message,
+    });
+  }
+
+  return {
+    dir: root,
+    entries: instances.map((ref) => entries.get(ref.instanceUid)!),
+    delivered: counts.delivered,
+    skipped: counts.skipped,
+    failed: counts.failed,
+    totalBytes: bytesWritten,
+    skippedBytes: bytesSkipped,
+    receivedBytes: bytesReceived,
+    staleFilesRemoved,
+    attempts,
+    elapsedMs: performance.now() - started,
+    complete: counts.failed === 0,
+  };
+}

@@ -1,0 +1,330 @@
+/**
+ * Redaction of secrets: credentials in URLs (`user:password@host`, secret
+ * query parameters) and the values of sensitive request headers
+ * (`Authorization`, `Cookie`, API keys…), so that no error message, log
+ * line or report carries them, even when a server echoes them back.
+ *
+ * @module
+ */
+
+import type { Rad69Logger } from "./logger.ts";
+
+/** What replaces a secret. */
+export const REDACTED = "[REDACTED]";
+
+/** Header names whose values are secrets. */
+const SECRET_HEADER =
+  /^(authorization|proxy-authorization|cookie|set-cookie)$|auth|token|secret|passw|pwd|api[-_]?key|session|credential|signature|csrf|xsrf|jwt|saml|assertion/i;
+
+/** Query parameter names whose values are secrets. */
+const SECRET_PARAM =
+  /passw|pwd|secret|token|api[-_]?key|auth|session|(^|[-_.])sig(nature)?($|[-_.])|credential|jwt|saml|ticket|code_verifier|^code$|^key$/i;
+
+/** The shortest value redacted inside free text (shorter ones are noise). */
+const MIN_SECRET_LENGTH = 4;
+
+/** `scheme://userinfo@` at the start of an absolute URL inside text. */
+const USERINFO_IN_TEXT = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]*@/gi;
+
+/**
+ * Removes credentials from a URL for display: the user info becomes
+ * `[REDACTED]` and the values of query parameters with secret-looking names
+ * (`token`, `password`, `api_key`, `sig`…) too. A value that is not a URL
+ * is returned with any `scheme://user:pass@` inside it redacted.
+ *
+ * @param url The URL.
+ * @returns The URL, safe to print.
+ *
+ * @example
+ * ```ts
+ * import { redactUrl } from "@rad69/client";
+ * console.assert(
+ *   redactUrl("https://jim:s3cret@pacs.example/rad69?token=abc&x=1") ===
+ *     "https://[REDACTED]@pacs.example/rad69?token=[REDACTED]&x=1",
+ * );
+ * ```
+ */
+export function redactUrl(url: string | URL): string {
+  const text = String(url);
+  let parsed: URL;
+  try {
+    parsed = new URL(text);
+  } catch {
+    return text.replace(USERINFO_IN_TEXT, `$1${REDACTED}@`);
+  }
+  let out = `${parsed.protocol}//`;
+  if (parsed.username !== "" || parsed.password !== "") out += `${REDACTED}@`;
+  out += parsed.host + parsed.pathname;
+  if (parsed.search !== "") {
+    const pairs = parsed.search.slice(1).split("&").map((pair) => {
+      const eq = pair.indexOf("=");
+      if (eq < 0) return pair;
+      let name = pair.slice(0, eq);
+      try {
+        name = decodeURIComponent(name.replace(/\+/g, " "));
+      } catch {
+        // Keep the raw name.
+      }
+      return SECRET_PARAM.test(name)
+        ? `${pair.slice(0, eq)}=${REDACTED}`
+        : pair;
+    });
+    out += `?${pairs.join("&")}`;
+  }
+  return out + parsed.hash;
+}
+
+/**
+ * Removes the user info from a URL (for sending it where it could be logged,
+ * e.g. a SOAP `wsa:To`), keeping everything else.
+ *
+ * @param url An absolute URL.
+ * @returns The URL without `user:password@`; the input when not a URL.
+ *
+ * @example
+ * ```ts
+ * import { stripUserinfo } from "@rad69/client";
+ * console.assert(
+ *   stripUserinfo("https://jim:pw@pacs/rad69") === "https://pacs/rad69",
+ * );
+ * ```
+ */
+export function stripUserinfo(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.username === "" && parsed.password === "") return url;
+    parsed.username = "";
+    parsed.password = "";
+    return parsed.href;
+  } catch {
+    return url;
+  }
+}
+
+/** Adds a value and its common encodings to a set of secrets. */
+function addSecret(secrets: Set<string>, value: string): void {
+  const v = value.trim();
+  if (v.length < MIN_SECRET_LENGTH) return;
+  secrets.add(v);
+  try {
+    const decoded = decodeURIComponent(v);
+    if (decoded.length >= MIN_SECRET_LENGTH) secrets.add(decoded);
+  } catch {
+    // Not percent-encoded.
+  }
+  const encoded = encodeURIComponent(v);
+  if (encoded !== v) secrets.add(encoded);
+}
+
+/** Adds the secrets held by one header value (scheme, token, cookies). */
+function addHeaderSecrets(
+  secrets: Set<string>,
+  name: string,
+  value: string,
+): void {
+  addSecret(secrets, value);
+  const lower = name.toLowerCase();
+  if (lower === "cookie" || lower === "set-cookie") {
+    for (const cookie of value.split(";")) {
+      const eq = cookie.indexOf("=");
+      if (eq > 0) addSecret(secrets, cookie.slice(eq + 1));
+    }
+    return;
+  }
+  // "Bearer <token>", "Basic <base64>", "Digest username=…, response=…".
+  const space = value.trim().indexOf(" ");
+  if (space > 0) {
+    const scheme = value.trim().slice(0, space).toLowerCase();
+    const credentials = value.trim().slice(space + 1).trim();
+    addSecret(secrets, credentials);
+    if (scheme === "basic") {
+      try {
+        const decoded = atob(credentials);
+        addSecret(secrets, decoded);
+        const colon = decoded.indexOf(":");
+        if (colon >= 0) addSecret(secrets, decoded.slice(colon + 1));
+      } catch {
+        // Not base64.
+      }
+    }
+    for (const match of credentials.matchAll(/=\s*"?([^",]+)"?/g)) {
+      addSecret(secrets, match[1]!);
+    }
+  }
+}
+
+/**
+ * Lists the secret values a request carries: sensitive header values (and
+ * their parts: a Bearer token, the password inside Basic credentials, each
+ * cookie value), the user info of the URL and the values of its secret
+ * query parameters. Values shorter than 4 characters are left out (they
+ * would redact ordinary text).
+ *
+ * @param url The request URL.
+ * @param headers The request headers.
+ * @returns The secrets, longest first (so that a secret is replaced before
+ * any shorter secret inside it).
+ *
+ * @example
+ * ```ts
+ * import { collectSecrets } from "@rad69/client";
+ * const secrets = collectSecrets("https://jim:hunter22@pacs/rad69", {
+ *   authorization: "Bearer abc.def.ghi",
+ * });
+ * console.assert(secrets.includes("hunter22"));
+ * console.assert(secrets.includes("abc.def.ghi"));
+ * ```
+ */
+export function collectSecrets(
+  url: string | URL | undefined,
+  headers?: HeadersInit,
+): string[] {
+  const secrets = new Set<string>();
+  if (headers !== undefined) {
+    let list: Headers;
+    try {
+      list = new Headers(headers);
+    } catch {
+      list = new Headers();
+    }
+    list.forEach((value, name) => {
+      if (SECRET_HEADER.test(name)) addHeaderSecrets(secrets, name, value);
+    });
+  }
+  if (url !== undefined) {
+    try {
+      const parsed = new URL(String(url));
+      if (parsed.password !== "") addSecret(secrets, parsed.password);
+      if (parsed.username !== "") addSecret(secrets, parsed.username);
+      if (parsed.username !== "" || parsed.password !== "") {
+        addSecret(secrets, `${parsed.username}:${parsed.password}`);
+        try {
+          const pair = `${decodeURIComponent(parsed.username)}:${
+            decodeURIComponent(parsed.password)
+          }`;
+          addSecret(secrets, pair);
+          // The Basic credentials fetch makes of them, as a server may echo.
+          const utf8 = new TextEncoder().encode(pair);
+          addSecret(secrets, btoa(String.fromCharCode(...utf8)));
+        } catch {
+          // Already covered by the raw form.
+        }
+      }
+      for (const [name, value] of parsed.searchParams) {
+        if (SECRET_PARAM.test(name)) addSecret(secrets, value);
+      }
+    } catch {
+      // Not a URL: nothing to collect.
+    }
+  }
+  return [...secrets].sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Replaces every occurrence of the given secrets, and any URL user info, in
+ * a text by `[REDACTED]`.
+ *
+ * @param text The text (a message, a body excerpt…).
+ * @param secrets The secret values, as from {@linkcode collectSecrets}.
+ * @returns The text, safe to print.
+ *
+ * @example
+ * ```ts
+ * import { redactText } from "@rad69/client";
+ * console.assert(
+ *   redactText("echo: Bearer abc.def", ["abc.def"]) === "echo: Bearer [REDACTED]",
+ * );
+ * ```
+ */
+export function redactText(text: string, secrets: readonly string[]): string {
+  let out = text.replace(USERINFO_IN_TEXT, `$1${REDACTED}@`);
+  for (const secret of secrets) {
+    if (secret.length < MIN_SECRET_LENGTH || !out.includes(secret)) continue;
+    out = out.split(secret).join(REDACTED);
+  }
+  return out;
+}
+
+/** String fields of this package's errors that may quote the server. */
+const TEXT_FIELDS = [
+  "message",
+  "stack",
+  "url",
+  "bodyExcerpt",
+  "excerpt",
+  "reason",
+  "context",
+  "location",
+] as const;
+
+/**
+ * Redacts secrets in an error in place: its message, stack and text fields
+ * (`url`, `bodyExcerpt`, `excerpt`, `reason`, `context`, `location`), and
+ * those of its `cause` chain (a few levels deep).
+ *
+ * @param error The error (anything; non-objects are returned as they are).
+ * @param secrets The secret values, as from {@linkcode collectSecrets}.
+ * @returns The same error.
+ *
+ * @example
+ * ```ts
+ * import { Rad69Error, redactError } from "@rad69/client";
+ * const e = redactError(new Rad69Error("Server said: Bearer abc.def"), ["abc.def"]);
+ * console.assert(!e.message.includes("abc.def"));
+ * ```
+ */
+export function redactError<T>(error: T, secrets: readonly string[]): T {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4; depth++) {
+    if (current === null || typeof current !== "object") break;
+    const record = current as Record<string, unknown>;
+    for (const field of TEXT_FIELDS) {
+      const value = record[field];
+      if (typeof value !== "string") continue;
+      const clean = field === "url"
+        ? redactText(redactUrl(value), secrets)
+        : redactText(value, secrets);
+      if (clean === value) continue;
+      try {
+        record[field] = clean;
+      } catch {
+        // A frozen or accessor-only field: leave it.
+      }
+    }
+    current = record["cause"];
+  }
+  return error;
+}
+
+/**
+ * Wraps a logger so that every line it gets is redacted.
+ *
+ * @param logger The logger to wrap.
+ * @param secrets The secret values, as from {@linkcode collectSecrets}.
+ * @returns A logger with the same levels as `logger`.
+ *
+ * @example
+ * ```ts
+ * import { redactLogger } from "@rad69/client";
+ * const lines: string[] = [];
+ * const logger = redactLogger({ debug: (m) => lines.push(m) }, ["hunter22"]);
+ * logger.debug?.("POST https://jim:hunter22@pacs/rad69");
+ * console.assert(!lines[0]!.includes("hunter22"));
+ * ```
+ */
+export function redactLogger(
+  logger: Rad69Logger,
+  secrets: readonly string[],
+): Rad69Logger {
+  const out: Rad69Logger = {};
+  if (logger.debug) {
+    out.debug = (message) => logger.debug!(redactText(message, secrets));
+  }
+  if (logger.info) {
+    out.info = (message) => logger.info!(redactText(message, secrets));
+  }
+  if (logger.warn) {
+    out.warn = (message) => logger.warn!(redactText(message, secrets));
+  }
+  return out;
+}
