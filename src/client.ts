@@ -139,13 +139,13 @@ export interface Rad69ClientOptions extends ResponseLimits {
   /**
    * With `concurrency` > 1, run the requests in Web Workers (`true`), or as
    * concurrent exchanges on the main thread (`false`). `"auto"` uses workers
-   * when the machine has at least 4 logical cores: on smaller machines the
-   * main thread is as fast for latency-bound servers and faster for local
-   * ones (see bench/README.md). A custom `fetch` or `client` cannot be sent to
-   * a worker: the requests then run on the main thread (logged at debug
-   * level). Give `tls` instead of `client` to keep workers.
+   * only when the machine has at least 4 logical cores: on a 2-core machine
+   * the main thread is as fast for latency-bound servers and often faster
+   * for local ones (see bench/README.md). A custom `fetch` or `client` cannot
+   * be sent to a worker: the requests then run on the main thread (logged at
+   * debug level). Give `tls` instead of `client` to keep workers.
    *
-   * @default {"auto"}
+   * @default {true}
    */
   workers?: boolean | "auto";
   /**
@@ -175,11 +175,28 @@ export interface Rad69TlsOptions {
 }
 
 /**
- * Creates a `Deno.HttpClient` from PEM TLS material.
+ * Creates a `Deno.HttpClient` from PEM TLS material. {@linkcode Rad69Client}
+ * does this itself for its `tls` option (and in every worker); call it to
+ * build a client to pass as `client`, or to check PEM material early.
  *
  * @param tls The certificate, key and CA certificates.
  * @returns A client; the caller closes it.
- * @throws {TypeError} When only one of `cert` and `key` is given.
+ * @throws {TypeError} When only one of `cert` and `key` is given, or the PEM
+ * text cannot be read.
+ *
+ * @example Check TLS options before a long run
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createTlsHttpClient } from "@rad69/client";
+ *
+ * // Material would come from files: cert, key and caCerts as PEM text.
+ * const client = createTlsHttpClient({ caCerts: [] });
+ * client.close();
+ * assert.throws(
+ *   () => createTlsHttpClient({ cert: "-----BEGIN CERTIFICATE-----" }),
+ *   TypeError, // a certificate without its key
+ * );
+ * ```
  */
 export function createTlsHttpClient(tls: Rad69TlsOptions): Deno.HttpClient {
   if ((tls.cert === undefined) !== (tls.key === undefined)) {
@@ -217,15 +234,24 @@ export interface RetrieveCallOptions {
  * @param options Whether to split per series, and the cap.
  * @returns The batches, each one request.
  *
- * @example
+ * @throws {RangeError} When `maxInstancesPerRequest` is not a whole number
+ * >= 0.
+ *
+ * @example Plan requests per series, in bins of two
  * ```ts
+ * import assert from "node:assert/strict";
  * import { planBatches } from "@rad69/client";
- * const batches = planBatches([
+ *
+ * const refs = [
  *   { studyUid: "1", seriesUid: "1.1", instanceUid: "1.1.1" },
  *   { studyUid: "1", seriesUid: "1.2", instanceUid: "1.2.1" },
  *   { studyUid: "1", seriesUid: "1.1", instanceUid: "1.1.2" },
- * ], { requestPerSeries: true });
- * console.assert(batches.length === 2 && batches[0]!.length === 2);
+ *   { studyUid: "1", seriesUid: "1.1", instanceUid: "1.1.3" },
+ * ];
+ * const perSeries = planBatches(refs, { requestPerSeries: true });
+ * assert.deepEqual(perSeries.map((batch) => batch.length), [3, 1]);
+ * const binned = planBatches(refs, { maxInstancesPerRequest: 2 });
+ * assert.deepEqual(binned.map((batch) => batch.length), [2, 1, 1]);
  * ```
  */
 export function planBatches(
@@ -274,6 +300,7 @@ function throwFailures(failures: readonly Rad69Error[]): void {
 
 /** Resolves the `workers` option: `"auto"` means workers on 4+ cores. */
 function resolveWorkers(value: boolean | "auto" | undefined): boolean {
+  if (value === undefined) return true;
   if (typeof value === "boolean") return value;
   return (navigator.hardwareConcurrency ?? 1) >= 4;
 }
@@ -288,17 +315,34 @@ function checkCount(name: string, value: number | undefined, min = 0): void {
 }
 
 /**
- * A client for one RAD-69 Imaging Document Source.
+ * A client for one RAD-69 Imaging Document Source. `retrieve()` yields one
+ * outcome per requested instance, `datasets()` the delivered instances,
+ * `getDataset()` one instance, and `download()` writes files to disk.
+ *
+ * The examples run against the bundled fake server; against a PACS, the URL
+ * is its endpoint, e.g.
+ * `https://pacs:8443/dcm4chee-arc/xdsi/ImagingDocumentSource`.
  *
  * @example Stream the datasets of a series
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { Rad69Client } from "@rad69/client";
- * const client = new Rad69Client({ url: "https://pacs/xdsi/ImagingDocumentSource" });
- * for await (const instance of client.datasets([
- *   { studyUid: "1.2.3", seriesUid: "1.2.3.4", instances: ["1.2.3.4.5"] },
- * ])) {
- *   console.log(instance.ref.instanceUid, instance.dataset.string("x00100010"));
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const [a, b] = syntheticStudy({ series: 1, instancesPerSeries: 2 });
+ * await using server = await FakeRad69Server.start({ instances: [a!, b!] });
+ * const client = new Rad69Client({ url: server.url });
+ * const refs = [{
+ *   studyUid: a!.studyUid,
+ *   seriesUid: a!.seriesUid,
+ *   instances: [a!.instanceUid, b!.instanceUid],
+ * }];
+ * const modalities: string[] = [];
+ * for await (const instance of client.datasets(refs)) {
+ *   modalities.push(instance.dataset.string("x00080060") ?? "");
  * }
+ * assert.deepEqual(modalities, ["CT", "CT"]);
+ * assert.equal(server.requests.length, 1); // one request per series
  * ```
  */
 export class Rad69Client implements Disposable {
@@ -310,8 +354,27 @@ export class Rad69Client implements Disposable {
    * Creates a client. Nothing is sent until a call is iterated.
    *
    * @param options The endpoint and how to talk to it.
-   * @throws {TypeError} When the URL is not http(s).
+   * @throws {TypeError} When the URL is missing or not http(s), or the `tls`
+   * material cannot be read.
    * @throws {RangeError} When a numeric option is out of range.
+   *
+   * @example Options are checked at once
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Rad69Client } from "@rad69/client";
+   *
+   * const client = new Rad69Client({
+   *   url: "https://pacs.example:8443/dcm4chee-arc/xdsi/ImagingDocumentSource",
+   *   repositoryUniqueId: "1.3.6.1.4.1.21367.13.80.110",
+   *   concurrency: 4,
+   * });
+   * assert.ok(client.url.startsWith("https://pacs.example:8443/"));
+   * assert.throws(() => new Rad69Client({ url: "ftp://pacs.example/" }), TypeError);
+   * assert.throws(
+   *   () => new Rad69Client({ url: "https://pacs.example/", concurrency: 0 }),
+   *   RangeError,
+   * );
+   * ```
    */
   constructor(options: Rad69ClientOptions) {
     if (!options || options.url === undefined) {
@@ -369,6 +432,21 @@ export class Rad69Client implements Disposable {
   /**
    * Releases what the client holds (the HTTP client built from `tls`).
    * A `client` passed in options is left open: its owner closes it.
+   *
+   * @example Dispose of the client with `using`
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Rad69Client } from "@rad69/client";
+   * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+   *
+   * const study = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+   * await using server = await FakeRad69Server.start({ instances: study });
+   * {
+   *   using client = new Rad69Client({ url: server.url });
+   *   const instance = await client.getDataset(study[0]!);
+   *   assert.equal(instance.ref.instanceUid, study[0]!.instanceUid);
+   * } // disposed here
+   * ```
    */
   [Symbol.dispose](): void {
     this.#tlsClient?.close();
@@ -395,11 +473,20 @@ export class Rad69Client implements Disposable {
    * instances.
    * @throws {InvalidUidError} When a UID is malformed.
    *
-   * @example
-   * ```ts ignore
-   * for await (const o of client.retrieve(refs)) {
-   *   if (o.status === "failed") console.error(o.ref.instanceUid, o.error.message);
+   * @example Account for every instance
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Rad69Client } from "@rad69/client";
+   * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+   *
+   * const [kept, gone] = syntheticStudy({ series: 1, instancesPerSeries: 2 });
+   * await using server = await FakeRad69Server.start({ instances: [kept!] });
+   * const client = new Rad69Client({ url: server.url });
+   * const outcomes: string[] = [];
+   * for await (const o of client.retrieve([kept!, gone!])) {
+   *   outcomes.push(o.status === "failed" ? o.error.name : o.status);
    * }
+   * assert.deepEqual(outcomes, ["delivered", "XDSMissingDocumentError"]);
    * ```
    */
   retrieve(
@@ -528,12 +615,21 @@ export class Rad69Client implements Disposable {
    * @throws {InvalidUidError} When a UID is malformed (before any request).
    * @throws {Rad69Error} For a failed instance, during iteration.
    *
-   * @example
-   * ```ts ignore
-   * const client = new Rad69Client({ url, errorsToIgnore: [XDSMissingDocumentError] });
-   * for await (const instance of client.datasets(refs)) {
-   *   await Deno.writeFile(`${instance.ref.instanceUid}.dcm`, instance.bytes);
+   * @example Two series, two requests at a time
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Rad69Client } from "@rad69/client";
+   * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+   *
+   * const study = syntheticStudy({ series: 2, instancesPerSeries: 3 });
+   * await using server = await FakeRad69Server.start({ instances: study });
+   * const client = new Rad69Client({ url: server.url, concurrency: 2 });
+   * const uids = new Set<string>();
+   * for await (const instance of client.datasets(study)) {
+   *   uids.add(instance.ref.instanceUid);
    * }
+   * assert.equal(uids.size, 6);
+   * assert.equal(server.requests.length, 2);
    * ```
    */
   datasets(
@@ -591,9 +687,18 @@ export class Rad69Client implements Disposable {
    * @throws {Rad69Error} The reason it did not arrive (whatever
    * `errorsToIgnore` says: there is nothing else to return).
    *
-   * @example
-   * ```ts ignore
+   * @example Get one instance
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Rad69Client } from "@rad69/client";
+   * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+   *
+   * const study = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+   * await using server = await FakeRad69Server.start({ instances: study });
+   * const client = new Rad69Client({ url: server.url });
+   * const { studyUid, seriesUid, instanceUid } = study[0]!;
    * const instance = await client.getDataset({ studyUid, seriesUid, instanceUid });
+   * assert.deepEqual(instance.bytes, study[0]!.bytes);
    * ```
    */
   async getDataset(
@@ -624,10 +729,27 @@ export class Rad69Client implements Disposable {
    * @throws {InvalidUidError} When a UID is malformed (before any request).
    * @throws {Deno.errors.PermissionDenied} When the folder cannot be written.
    *
-   * @example
-   * ```ts ignore
-   * const report = await client.download(refs, "./dicom", { resume: true });
-   * console.log(`${report.delivered} delivered, ${report.failed} failed`);
+   * @example Download a series to a folder
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Rad69Client } from "@rad69/client";
+   * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+   *
+   * const study = syntheticStudy({ series: 1, instancesPerSeries: 2 });
+   * await using server = await FakeRad69Server.start({ instances: study });
+   * const client = new Rad69Client({ url: server.url });
+   * const dir = await Deno.makeTempDir();
+   * try {
+   *   const report = await client.download(study, dir, { resume: true });
+   *   assert.equal(report.delivered, 2);
+   *   const { studyUid, seriesUid, instanceUid } = study[0]!;
+   *   const file = await Deno.readFile(
+   *     `${dir}/${studyUid}/${seriesUid}/${instanceUid}.dcm`,
+   *   );
+   *   assert.deepEqual(file, study[0]!.bytes);
+   * } finally {
+   *   await Deno.remove(dir, { recursive: true });
+   * }
    * ```
    */
   download(

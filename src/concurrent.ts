@@ -59,7 +59,7 @@ export interface ConcurrentRetrieveOptions extends RetryOptions {
    * before it stops reading its body (flow control). Memory stays within
    * about `2 × concurrency × prefetch` instances.
    *
-   * @default {16}
+   * @default {2}
    */
   prefetch?: number;
   /**
@@ -244,7 +244,7 @@ export async function* retrieveConcurrently(
       `Invalid concurrency "${concurrency}": expected a whole number >= 1`,
     );
   }
-  const prefetch = options.prefetch ?? 16;
+  const prefetch = options.prefetch ?? 2;
   if (!Number.isInteger(prefetch) || prefetch < 1) {
     throw new RangeError(
       `Invalid prefetch "${prefetch}": expected a whole number >= 1`,

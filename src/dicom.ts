@@ -8,7 +8,10 @@ import dicomParser from "dicom-parser";
 import { InvalidDicomError, SopInstanceMismatchError } from "./errors.ts";
 import type { InstanceReference } from "./references.ts";
 
-/** A dataset parsed by `dicom-parser` (elements indexed, values lazy). */
+/**
+ * A dataset parsed by `dicom-parser` (elements indexed, values lazy): read
+ * values with `string("x00100010")`, `uint16("x00280010")` and the like.
+ */
 export type DicomDataSet = dicomParser.DataSet;
 
 const DICM = [0x44, 0x49, 0x43, 0x4d];
@@ -26,14 +29,16 @@ const DICM = [0x44, 0x49, 0x43, 0x4d];
  * @throws {SopInstanceMismatchError} When the SOP Instance UID inside differs
  * from `documentUniqueId`.
  *
- * @example
+ * @example Decode and check a part body
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeInstance, InvalidDicomError } from "@rad69/client";
- * try {
- *   decodeInstance(new Uint8Array(10), "1.2.3");
- * } catch (e) {
- *   console.assert(e instanceof InvalidDicomError);
- * }
+ * import { buildDicomInstance } from "@rad69/client/testing";
+ *
+ * const bytes = buildDicomInstance({ instanceUid: "1.2.3.4.5", modality: "MR" });
+ * const dataset = decodeInstance(bytes, "1.2.3.4.5");
+ * assert.equal(dataset.string("x00080060"), "MR");
+ * assert.throws(() => decodeInstance(new Uint8Array(10), "1.2.3"), InvalidDicomError);
  * ```
  */
 export function decodeInstance(

@@ -15,15 +15,24 @@ export interface Rad69ErrorOptions extends ErrorOptions {
 }
 
 /**
- * Base class of every error this package raises.
+ * Base class of every error this package raises. `instance` names the
+ * instance the error is about, when it is about one.
  *
  * @example Catch any rad69 failure
  * ```ts
- * import { Rad69Error } from "@rad69/client";
+ * import assert from "node:assert/strict";
+ * import { Rad69Client, Rad69Error } from "@rad69/client";
+ * import { FakeRad69Server } from "@rad69/client/testing";
+ *
+ * await using server = await FakeRad69Server.start(); // holds no instance
+ * const client = new Rad69Client({ url: server.url });
+ * const ref = { studyUid: "1.2", seriesUid: "1.2.3", instanceUid: "1.2.3.4" };
  * try {
- *   throw new Rad69Error("Something went wrong");
+ *   await client.getDataset(ref);
+ *   assert.fail("the server has no such instance");
  * } catch (e) {
  *   if (!(e instanceof Rad69Error)) throw e;
+ *   assert.equal(e.instance?.instanceUid, "1.2.3.4");
  * }
  * ```
  */
@@ -48,14 +57,15 @@ export class Rad69Error extends Error {
  * A study or series was given without its instances. RAD-69 retrieves
  * instances only, so every reference must name its SOP Instance UIDs.
  *
- * @example
+ * @example Ask for a study without its instances
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NonInstanceParameterError, toInstanceRefs } from "@rad69/client";
- * try {
- *   toInstanceRefs([{ studyUid: "1.2.3" }]);
- * } catch (e) {
- *   console.assert(e instanceof NonInstanceParameterError);
- * }
+ *
+ * assert.throws(
+ *   () => toInstanceRefs([{ studyUid: "1.2.3" }]),
+ *   NonInstanceParameterError,
+ * );
  * ```
  */
 export class NonInstanceParameterError extends Rad69Error {
@@ -75,6 +85,25 @@ export class NonInstanceParameterError extends Rad69Error {
  * A UID does not follow the DICOM UID syntax (PS3.5 §9.1): digits and dots,
  * no empty component, no leading zero in a component other than "0", at most
  * 64 characters. Raised before any request is sent.
+ *
+ * @example Find the malformed UID
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InvalidUidError, toInstanceRefs } from "@rad69/client";
+ *
+ * assert.throws(
+ *   () =>
+ *     toInstanceRefs([
+ *       { studyUid: "1.2", seriesUid: "1.02", instanceUid: "1.2.3" },
+ *     ]),
+ *   (e) => {
+ *     assert.ok(e instanceof InvalidUidError);
+ *     assert.equal(e.uid, "1.02");
+ *     assert.equal(e.where, "references[0].seriesUid");
+ *     return true;
+ *   },
+ * );
+ * ```
  */
 export class InvalidUidError extends Rad69Error {
   /** The offending value. */
@@ -110,7 +139,29 @@ export interface Rad69HttpErrorOptions extends Rad69ErrorOptions {
 }
 
 /**
- * The server answered with a non-2xx status and no SOAP Fault.
+ * The server answered with a non-2xx status and no SOAP Fault. Statuses 408,
+ * 429, 502, 503 and 504 are retried (honouring `Retry-After`); others are
+ * permanent.
+ *
+ * @example A login page instead of a RAD-69 answer
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client, Rad69HttpError } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const [instance] = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+ * await using server = await FakeRad69Server.start({
+ *   instances: [instance!],
+ *   plan: { http: { status: 401, body: "<html>Please log in</html>" } },
+ * });
+ * const client = new Rad69Client({ url: server.url });
+ * await assert.rejects(client.getDataset(instance!), (e) => {
+ *   assert.ok(e instanceof Rad69HttpError);
+ *   assert.equal(e.status, 401);
+ *   assert.match(e.bodyExcerpt, /Please log in/);
+ *   return true;
+ * });
+ * ```
  */
 export class Rad69HttpError extends Rad69Error {
   /** The HTTP status code. */
@@ -154,6 +205,26 @@ export interface Rad69ServerErrorOptions extends Rad69ErrorOptions {
  * The server reported an error for an instance (a RegistryError with
  * severity Error), or for the whole request. The error code is kept as the
  * string the server sent, whatever it is.
+ *
+ * @example A server that checks the RepositoryUniqueId
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client, Rad69ServerError } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const [instance] = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+ * await using server = await FakeRad69Server.start({
+ *   instances: [instance!],
+ *   expectedRepositoryUniqueId: "1.2.840.99.1",
+ * });
+ * // No repositoryUniqueId given: the default one is sent, and refused.
+ * const client = new Rad69Client({ url: server.url });
+ * await assert.rejects(client.getDataset(instance!), (e) => {
+ *   assert.ok(e instanceof Rad69ServerError);
+ *   assert.equal(e.code, "XDSUnknownRepositoryId");
+ *   return true;
+ * });
+ * ```
  */
 export class Rad69ServerError extends Rad69Error {
   /** The error code exactly as the server sent it. */
@@ -184,7 +255,28 @@ export class Rad69ServerError extends Rad69Error {
 /**
  * The server does not have the requested document: it answered
  * `XDSMissingDocument` or `XDSDocumentUniqueIdError` (or the WADO-WS code
- * `urn:dicom:wado:0017`) for it.
+ * `urn:dicom:wado:0017`) for it. List it in `errorsToIgnore` to skip missing
+ * instances.
+ *
+ * @example Skip instances the server does not have
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client, XDSMissingDocumentError } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const [kept, removed] = syntheticStudy({ series: 1, instancesPerSeries: 2 });
+ * await using server = await FakeRad69Server.start({ instances: [kept!] });
+ * const client = new Rad69Client({
+ *   url: server.url,
+ *   errorsToIgnore: [XDSMissingDocumentError],
+ *   logger: {}, // ignored errors are logged as warnings: silence them
+ * });
+ * const uids: string[] = [];
+ * for await (const instance of client.datasets([kept!, removed!])) {
+ *   uids.push(instance.ref.instanceUid);
+ * }
+ * assert.deepEqual(uids, [kept!.instanceUid]);
+ * ```
  */
 export class XDSMissingDocumentError extends Rad69ServerError {
   /**
@@ -214,6 +306,27 @@ export interface SoapFaultErrorOptions extends Rad69ErrorOptions {
 /**
  * The server answered with a SOAP Fault, whatever the HTTP status
  * (WS-I BP R1107).
+ *
+ * @example A Sender Fault
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client, SoapFaultError } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const [instance] = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+ * await using server = await FakeRad69Server.start({
+ *   instances: [instance!],
+ *   plan: { soapFault: { code: "Sender", reason: "Request rejected" } },
+ * });
+ * const client = new Rad69Client({ url: server.url });
+ * await assert.rejects(client.getDataset(instance!), (e) => {
+ *   assert.ok(e instanceof SoapFaultError);
+ *   assert.equal(e.code, "env:Sender");
+ *   assert.equal(e.reason, "Request rejected");
+ *   assert.equal(e.status, 400);
+ *   return true;
+ * });
+ * ```
  */
 export class SoapFaultError extends Rad69ServerError {
   /** The Fault Subcode value, or "" when there is none. */
@@ -248,6 +361,26 @@ export class SoapFaultError extends Rad69ServerError {
  * The answer is not a RAD-69 answer: wrong or missing Content-Type, a
  * malformed SOAP envelope, a multipart body that breaks the MIME rules, or a
  * root part that does not hold a RetrieveDocumentSetResponse.
+ *
+ * @example An HTML page with status 200
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client, Rad69ProtocolError } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const [instance] = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+ * await using server = await FakeRad69Server.start({
+ *   instances: [instance!],
+ *   plan: { http: { status: 200, body: "<html>Maintenance</html>" } },
+ * });
+ * const client = new Rad69Client({ url: server.url });
+ * await assert.rejects(client.getDataset(instance!), (e) => {
+ *   assert.ok(e instanceof Rad69ProtocolError);
+ *   assert.match(e.message, /unexpected Content-Type "text\/html/);
+ *   assert.match(e.excerpt, /Maintenance/);
+ *   return true;
+ * });
+ * ```
  */
 export class Rad69ProtocolError extends Rad69Error {
   /** The first bytes of the offending content, decoded as text ("" if none). */
@@ -272,6 +405,20 @@ export class Rad69ProtocolError extends Rad69Error {
 /**
  * A multipart body breaks the MIME rules at a byte offset (missing boundary,
  * malformed part headers, a boundary over 70 characters).
+ *
+ * @example A multipart Content-Type without a boundary
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   MultipartSyntaxError,
+ *   parseMultipartContentType,
+ * } from "@rad69/client";
+ *
+ * assert.throws(
+ *   () => parseMultipartContentType('multipart/related; type="application/xop+xml"'),
+ *   MultipartSyntaxError,
+ * );
+ * ```
  */
 export class MultipartSyntaxError extends Rad69ProtocolError {
   /** Byte offset in the body where the problem was found (-1 if unknown). */
@@ -293,7 +440,23 @@ export class MultipartSyntaxError extends Rad69ProtocolError {
 /**
  * The answer ended before its closing delimiter (or before a part that the
  * SOAP root referenced arrived). The incomplete part is never delivered;
- * every instance not yet delivered fails with this error.
+ * every instance not yet delivered fails with this error. Transient: the
+ * client retries these when `retries` allows.
+ *
+ * @example An answer cut short, not retried
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client, TruncatedResponseError } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const [instance] = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+ * await using server = await FakeRad69Server.start({
+ *   instances: [instance!],
+ *   plan: { truncate: { at: 2000, mode: "end" } },
+ * });
+ * const client = new Rad69Client({ url: server.url, retries: 0 });
+ * await assert.rejects(client.getDataset(instance!), TruncatedResponseError);
+ * ```
  */
 export class TruncatedResponseError extends Rad69Error {
   /**
@@ -311,6 +474,21 @@ export class TruncatedResponseError extends Rad69Error {
 /**
  * The server answered Success (or PartialSuccess) but sent no document and
  * no RegistryError for a requested instance.
+ *
+ * @example A server that silently leaves an instance out
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DocumentNotReturnedError, Rad69Client } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const [instance] = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+ * await using server = await FakeRad69Server.start({
+ *   instances: [instance!],
+ *   plan: { omit: [instance!.instanceUid] },
+ * });
+ * const client = new Rad69Client({ url: server.url });
+ * await assert.rejects(client.getDataset(instance!), DocumentNotReturnedError);
+ * ```
  */
 export class DocumentNotReturnedError extends Rad69Error {
   /**
@@ -325,7 +503,22 @@ export class DocumentNotReturnedError extends Rad69Error {
   }
 }
 
-/** The bytes returned for a document are not a DICOM Part-10 instance. */
+/**
+ * The bytes returned for a document are not a DICOM Part-10 instance.
+ *
+ * @example Check the bytes of a part
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeInstance, InvalidDicomError } from "@rad69/client";
+ *
+ * const html = new TextEncoder().encode("<html>Internal error</html>");
+ * assert.throws(() => decodeInstance(html, "1.2.3.4"), (e) => {
+ *   assert.ok(e instanceof InvalidDicomError);
+ *   assert.equal(e.documentUniqueId, "1.2.3.4");
+ *   return true;
+ * });
+ * ```
+ */
 export class InvalidDicomError extends Rad69Error {
   /** The DocumentUniqueId the bytes came for. */
   readonly documentUniqueId: string;
@@ -354,6 +547,20 @@ export class InvalidDicomError extends Rad69Error {
 /**
  * The SOP Instance UID inside a returned instance differs from the
  * DocumentUniqueId it was returned for.
+ *
+ * @example Bytes of another instance
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeInstance, SopInstanceMismatchError } from "@rad69/client";
+ * import { buildDicomInstance } from "@rad69/client/testing";
+ *
+ * const bytes = buildDicomInstance({ instanceUid: "1.2.3.4.6" });
+ * assert.throws(() => decodeInstance(bytes, "1.2.3.4.5"), (e) => {
+ *   assert.ok(e instanceof SopInstanceMismatchError);
+ *   assert.equal(e.foundSopInstanceUid, "1.2.3.4.6");
+ *   return true;
+ * });
+ * ```
  */
 export class SopInstanceMismatchError extends Rad69Error {
   /** The DocumentUniqueId the bytes came for. */
@@ -383,7 +590,30 @@ export class SopInstanceMismatchError extends Rad69Error {
   }
 }
 
-/** A configured size limit was exceeded (root part, one part, headers). */
+/**
+ * A configured size limit was exceeded (root part, one part, headers).
+ *
+ * @example An instance larger than `maxPartSize`
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LimitExceededError, Rad69Client } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const [instance] = syntheticStudy({
+ *   series: 1,
+ *   instancesPerSeries: 1,
+ *   pixelBytes: 8192,
+ * });
+ * await using server = await FakeRad69Server.start({ instances: [instance!] });
+ * const client = new Rad69Client({ url: server.url, maxPartSize: 4096 });
+ * await assert.rejects(client.getDataset(instance!), (e) => {
+ *   assert.ok(e instanceof LimitExceededError);
+ *   assert.equal(e.limit, "maxPartSize");
+ *   assert.equal(e.max, 4096);
+ *   return true;
+ * });
+ * ```
+ */
 export class LimitExceededError extends Rad69ProtocolError {
   /** The name of the limit, e.g. `maxPartSize`. */
   readonly limit: string;
@@ -408,6 +638,21 @@ export class LimitExceededError extends Rad69ProtocolError {
 /**
  * The connection failed, was reset, timed out, or stalled. Transient: the
  * client retries these when `retries` allows.
+ *
+ * @example A connection dropped mid-answer, not retried
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client, Rad69NetworkError } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const [instance] = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+ * await using server = await FakeRad69Server.start({
+ *   instances: [instance!],
+ *   plan: { truncate: { at: 2000, mode: "abort" } },
+ * });
+ * const client = new Rad69Client({ url: server.url, retries: 0 });
+ * await assert.rejects(client.getDataset(instance!), Rad69NetworkError);
+ * ```
  */
 export class Rad69NetworkError extends Rad69Error {
   /**
@@ -425,6 +670,29 @@ export class Rad69NetworkError extends Rad69Error {
 /**
  * More than one requested instance failed and none of the failures was
  * ignored. `failures` lists each with its own error.
+ *
+ * @example Two instances of a series are missing
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { IncompleteRetrieveError, Rad69Client } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 2 });
+ * await using server = await FakeRad69Server.start(); // holds neither
+ * const client = new Rad69Client({ url: server.url });
+ * await assert.rejects(
+ *   async () => {
+ *     for await (const _ of client.datasets(study)) {
+ *       // Nothing is delivered.
+ *     }
+ *   },
+ *   (e) => {
+ *     assert.ok(e instanceof IncompleteRetrieveError);
+ *     assert.equal(e.failures.length, 2);
+ *     return true;
+ *   },
+ * );
+ * ```
  */
 export class IncompleteRetrieveError extends Rad69Error {
   /** Every instance that was not delivered, with the reason. */

@@ -10,13 +10,23 @@ import type { InstanceReference } from "./references.ts";
 import type { RegistryError } from "./soap/types.ts";
 
 /**
- * One DICOM instance delivered by the server.
+ * One DICOM instance delivered by the server: the reference it was asked
+ * for, its exact bytes, and its dataset (parsed by `dicom-parser` on first
+ * access).
  *
- * @example
- * ```ts ignore
- * for await (const instance of client.datasets(refs)) {
- *   console.log(instance.ref.instanceUid, instance.bytes.length);
- *   console.log(instance.dataset.string("x00100010")); // Patient's Name
+ * @example Read the tags of delivered instances
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 2 });
+ * await using server = await FakeRad69Server.start({ instances: study });
+ * const client = new Rad69Client({ url: server.url });
+ * for await (const instance of client.datasets(study)) {
+ *   assert.equal(instance.dataset.string("x00100010"), "FAKE^PATIENT"); // Patient's Name
+ *   assert.equal(instance.dataset.string("x00080018"), instance.ref.instanceUid);
+ *   assert.ok(instance.bytes.length > 132); // a whole Part-10 file
  * }
  * ```
  */
@@ -35,9 +45,23 @@ export class Rad69Instance {
 
   /**
    * Creates an instance record. The dataset is parsed on first access when
-   * it is not given.
+   * it is not given. The client creates these; build one yourself to feed
+   * code that takes instances.
    *
-   * @param init The fields.
+   * @param init The fields: `ref`, `bytes`, and optionally the parsed
+   * `dataset`, `warnings`, `repositoryUniqueId` and `mimeType`.
+   *
+   * @example Wrap bytes read from disk
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Rad69Instance } from "@rad69/client";
+   * import { buildDicomInstance } from "@rad69/client/testing";
+   *
+   * const ref = { studyUid: "1.2.3", seriesUid: "1.2.3.4", instanceUid: "1.2.3.4.5" };
+   * const instance = new Rad69Instance({ ref, bytes: buildDicomInstance(ref) });
+   * assert.equal(instance.dataset.string("x0020000e"), "1.2.3.4");
+   * assert.deepEqual(instance.warnings, []);
+   * ```
    */
   constructor(init: {
     ref: InstanceReference;

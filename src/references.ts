@@ -11,14 +11,18 @@ import { InvalidUidError, NonInstanceParameterError } from "./errors.ts";
  * One DICOM instance: the unit RAD-69 retrieves. The SOP Instance UID is the
  * RAD-69 DocumentUniqueId.
  *
- * @example
+ * @example Name an instance, with its own repository
  * ```ts
- * import type { InstanceReference } from "@rad69/client";
+ * import assert from "node:assert/strict";
+ * import { type InstanceReference, toInstanceRefs } from "@rad69/client";
+ *
  * const ref: InstanceReference = {
  *   studyUid: "1.2.3",
  *   seriesUid: "1.2.3.4",
  *   instanceUid: "1.2.3.4.5",
+ *   repositoryUniqueId: "1.2.840.99.1",
  * };
+ * assert.deepEqual(toInstanceRefs([ref]), [ref]);
  * ```
  */
 export interface InstanceReference {
@@ -47,7 +51,23 @@ export interface ChildInstance {
   readonly homeCommunityId?: string;
 }
 
-/** A series and, to be retrievable over RAD-69, its instances. */
+/**
+ * A series and, to be retrievable over RAD-69, its instances (given as SOP
+ * Instance UIDs, or as {@linkcode ChildInstance}s).
+ *
+ * @example A series of two instances
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type SeriesReference, toInstanceRefs } from "@rad69/client";
+ *
+ * const series: SeriesReference = {
+ *   studyUid: "1.2.3",
+ *   seriesUid: "1.2.3.4",
+ *   instances: ["1.2.3.4.5", { instanceUid: "1.2.3.4.6" }],
+ * };
+ * assert.equal(toInstanceRefs([series]).length, 2);
+ * ```
+ */
 export interface SeriesReference {
   /** Study Instance UID. */
   readonly studyUid: string;
@@ -65,7 +85,24 @@ export interface ChildSeries {
   readonly instances?: readonly (ChildInstance | string)[];
 }
 
-/** A study and, to be retrievable over RAD-69, its series and instances. */
+/**
+ * A study and, to be retrievable over RAD-69, its series and instances.
+ *
+ * @example A study of two series
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type StudyReference, toInstanceRefs } from "@rad69/client";
+ *
+ * const study: StudyReference = {
+ *   studyUid: "1.2.3",
+ *   series: [
+ *     { seriesUid: "1.2.3.1", instances: ["1.2.3.1.1", "1.2.3.1.2"] },
+ *     { seriesUid: "1.2.3.2", instances: ["1.2.3.2.1"] },
+ *   ],
+ * };
+ * assert.equal(toInstanceRefs([study]).length, 3);
+ * ```
+ */
 export interface StudyReference {
   /** Study Instance UID. */
   readonly studyUid: string;
@@ -87,12 +124,19 @@ const UID_COMPONENT = /^(0|[1-9][0-9]*)$/;
  *
  * @param uid The value to check.
  * @param where Where the value came from, for the error message.
+ * @returns Nothing: it returns only when `uid` is a valid UID string.
  * @throws {InvalidUidError} When the value is not a valid UID.
  *
- * @example
+ * @example Check a UID from user input
  * ```ts
- * import { assertUid } from "@rad69/client";
+ * import assert from "node:assert/strict";
+ * import { assertUid, InvalidUidError } from "@rad69/client";
+ *
  * assertUid("1.2.840.10008.1.2.1", "transferSyntaxes[0]");
+ * assert.throws(
+ *   () => assertUid("1.2.840.10008.1.2.01", "transferSyntaxes[1]"),
+ *   InvalidUidError,
+ * );
  * ```
  */
 export function assertUid(uid: unknown, where: string): asserts uid is string {
@@ -133,11 +177,14 @@ export function assertUid(uid: unknown, where: string): asserts uid is string {
  * @param uid The value to test.
  * @returns `true` for a valid UID.
  *
- * @example
+ * @example Test UIDs
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isValidUid } from "@rad69/client";
- * console.assert(isValidUid("1.2.3"));
- * console.assert(!isValidUid("1.02.3"));
+ *
+ * assert.ok(isValidUid("1.2.3"));
+ * assert.ok(!isValidUid("1.02.3")); // leading zero
+ * assert.ok(!isValidUid("1.2.3.")); // empty component
  * ```
  */
 export function isValidUid(uid: unknown): boolean {
@@ -206,11 +253,17 @@ function validateInstance(ref: InstanceReference, where: string): void {
  *
  * @example Flatten a series
  * ```ts
+ * import assert from "node:assert/strict";
  * import { toInstanceRefs } from "@rad69/client";
+ *
  * const refs = toInstanceRefs([
  *   { studyUid: "1.2", seriesUid: "1.2.3", instances: ["1.2.3.4", "1.2.3.5"] },
+ *   { studyUid: "1.2", seriesUid: "1.2.3", instanceUid: "1.2.3.4" }, // again
  * ]);
- * console.assert(refs.length === 2 && refs[1]!.instanceUid === "1.2.3.5");
+ * assert.deepEqual(refs, [
+ *   { studyUid: "1.2", seriesUid: "1.2.3", instanceUid: "1.2.3.4" },
+ *   { studyUid: "1.2", seriesUid: "1.2.3", instanceUid: "1.2.3.5" },
+ * ]);
  * ```
  */
 export function toInstanceRefs(

@@ -151,6 +151,10 @@ const MISSING_CODES = new Set([
   "urn:dicom:wado:0017",
 ]);
 const READ_SIZE = 1 << 20;
+/** Gather reads up to this many bytes before pushing them to the parser. */
+const FILL_TARGET = 512 * 1024;
+/** A read this long means more data was probably ready at once. */
+const FULL_READ = 64 * 1024;
 const EXCERPT_BYTES = 300;
 
 /**
@@ -453,15 +457,31 @@ class Exchange {
     this.logger = redactLogger(options.logger ?? silentLogger, this.secrets);
   }
 
+  /** When the watchdog last saw activity (performance.now()). */
+  #lastActivity = 0;
+
   #arm(ms: number, what: string): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (ms > 0) {
-      this.#timer = setTimeout(() => {
-        this.#timedOut = what;
-        this.#controller.abort(new DOMException(what, "TimeoutError"));
-      }, ms);
-    }
+    this.#lastActivity = performance.now();
+    if (ms > 0) this.#schedule(ms, ms, what);
+  }
+
+  /**
+   * Fires after `delay` ms; if there was activity meanwhile, waits again for
+   * the rest of the window instead (so activity costs no timer churn).
+   */
+  #schedule(delay: number, ms: number, what: string): void {
+    this.#timer = setTimeout(() => {
+      const quiet = performance.now() - this.#lastActivity;
+      if (quiet < ms) {
+        this.#schedule(Math.max(1, ms - quiet), ms, what);
+        return;
+      }
+      this.#timer = undefined;
+      this.#timedOut = what;
+      this.#controller.abort(new DOMException(what, "TimeoutError"));
+    }, delay);
   }
 
   /** Starts the connect and first-byte timeout. */
@@ -482,9 +502,10 @@ class Exchange {
     this.#timer = undefined;
   }
 
-  /** Notes body bytes: re-arms the idle timeout and reports them. */
+  /** Notes body bytes: keeps the idle timeout alive and reports them. */
   progress(bytes: number): void {
-    this.armIdle();
+    if (this.#timer === undefined) this.armIdle();
+    else this.#lastActivity = performance.now();
     this.#options.onBytes?.(bytes);
   }
 
@@ -947,26 +968,41 @@ async function* handleMultipart(
     byob = false;
   }
   let buffer: ArrayBuffer = new ArrayBuffer(READ_SIZE);
+  let ended = false;
   try {
     for (;;) {
       let chunk: Uint8Array | undefined;
       if (byob) {
-        const r = await exchange.read(
-          (reader as ReadableStreamBYOBReader).read(
-            new Uint8Array(buffer, 0, READ_SIZE),
-          ),
-        );
-        if (r.done) break;
-        chunk = r.value;
-        buffer = chunk.buffer as ArrayBuffer;
+        // Gather several reads into the buffer before one push (fewer scans
+        // and copies), but push at once when the network has no more ready
+        // (a short read), so latency-bound transfers are not delayed.
+        let filled = 0;
+        while (filled < FILL_TARGET) {
+          const r = await exchange.read(
+            (reader as ReadableStreamBYOBReader).read(
+              new Uint8Array(buffer, filled, READ_SIZE - filled),
+            ),
+          );
+          if (r.done) {
+            ended = true;
+            if (r.value) buffer = r.value.buffer as ArrayBuffer;
+            break;
+          }
+          buffer = r.value.buffer as ArrayBuffer;
+          filled += r.value.length;
+          exchange.progress(r.value.length);
+          if (r.value.length < FULL_READ) break;
+        }
+        if (filled === 0) break;
+        chunk = new Uint8Array(buffer, 0, filled);
       } else {
         const r = await exchange.read(
           (reader as ReadableStreamDefaultReader<Uint8Array>).read(),
         );
         if (r.done) break;
         chunk = r.value;
+        exchange.progress(chunk.length);
       }
-      exchange.progress(chunk.length);
       try {
         parser.push(chunk, onPart);
       } catch (error) {
@@ -991,7 +1027,7 @@ async function* handleMultipart(
         yield* ready.splice(0);
         exchange.armIdle();
       }
-      if (parser.done) break;
+      if (parser.done || ended) break;
     }
   } finally {
     exchange.pause();
