@@ -84,7 +84,12 @@ export interface Rad69ClientOptions extends ResponseLimits {
    * @default {["1.2.840.10008.1.2.4.70", "1.2.840.10008.1.2", "1.2.840.10008.1.2.1"]}
    */
   transferSyntaxes?: readonly string[];
-  /** The RepositoryUniqueId sent for instances that carry none. */
+  /**
+   * The RepositoryUniqueId sent for instances that carry none. Servers that
+   * check it (NIST, dcm4chee 2.x) need the real one.
+   *
+   * @default {"1.3.6.1.4.1000"} (`DEFAULT_REPOSITORY_UNIQUE_ID`)
+   */
   repositoryUniqueId?: string;
   /** The HomeCommunityId sent for instances that carry none. */
   homeCommunityId?: string;

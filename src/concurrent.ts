@@ -212,8 +212,9 @@ function asRad69Error(
  * @throws {Error} What a callback (`onAttempt`, `onBytes`, the logger)
  * threw, when it was called for a worker's message.
  *
- * @example Retrieve two series with two workers
+ * @example Retrieve two series, two requests at a time
  * ```ts
+ * import assert from "node:assert/strict";
  * import { planBatches, retrieveConcurrently } from "@rad69/client";
  * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
  *
@@ -231,7 +232,8 @@ function asRad69Error(
  * })) {
  *   if (outcome.status === "delivered") delivered++;
  * }
- * console.assert(delivered === 4);
+ * assert.equal(delivered, 4);
+ * assert.equal(server.requests.length, 2);
  * ```
  */
 export async function* retrieveConcurrently(

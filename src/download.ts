@@ -188,15 +188,18 @@ function assertPathComponent(uid: string, where: string): void {
  * @returns The file path (relative when `dir` is).
  * @throws {InvalidUidError} When a UID could not be a safe path component.
  *
- * @example
+ * @example Where an instance lands
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { join } from "node:path";
  * import { downloadPath } from "@rad69/client";
+ *
  * const path = downloadPath("out", {
  *   studyUid: "1.2",
  *   seriesUid: "1.2.3",
  *   instanceUid: "1.2.3.4",
  * });
- * console.assert(path === "out/1.2/1.2.3/1.2.3.4.dcm");
+ * assert.equal(path, join("out", "1.2", "1.2.3", "1.2.3.4.dcm"));
  * ```
  */
 export function downloadPath(
@@ -402,6 +405,7 @@ async function syncFolder(folder: string): Promise<void> {
  *
  * @example Download a study, then resume it
  * ```ts
+ * import assert from "node:assert/strict";
  * import { downloadInstances, Rad69Client } from "@rad69/client";
  * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
  *
@@ -414,11 +418,16 @@ async function syncFolder(folder: string): Promise<void> {
  *   seriesUid,
  *   instanceUid,
  * }));
- * const first = await downloadInstances(client, refs, dir);
- * console.assert(first.delivered === 2 && first.complete);
- * const again = await downloadInstances(client, refs, dir, { resume: true });
- * console.assert(again.skipped === 2);
- * await Deno.remove(dir, { recursive: true });
+ * try {
+ *   const first = await downloadInstances(client, refs, dir);
+ *   assert.equal(first.delivered, 2);
+ *   assert.ok(first.complete);
+ *   const again = await downloadInstances(client, refs, dir, { resume: true });
+ *   assert.equal(again.skipped, 2);
+ *   assert.equal(server.requests.length, 1); // nothing asked the second time
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
  * ```
  */
 export async function downloadInstances(

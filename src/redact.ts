@@ -9,7 +9,17 @@
 
 import type { Rad69Logger } from "./logger.ts";
 
-/** What replaces a secret. */
+/**
+ * What replaces a secret.
+ *
+ * @example Check that a line was redacted
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { REDACTED, redactText } from "@rad69/client";
+ *
+ * assert.equal(redactText("token=abcd1234", ["abcd1234"]), `token=${REDACTED}`);
+ * ```
+ */
 export const REDACTED = "[REDACTED]";
 
 /** Header names whose values are secrets. */
@@ -35,12 +45,14 @@ const USERINFO_IN_TEXT = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]*@/gi;
  * @param url The URL.
  * @returns The URL, safe to print.
  *
- * @example
+ * @example Print a URL with credentials
  * ```ts
+ * import assert from "node:assert/strict";
  * import { redactUrl } from "@rad69/client";
- * console.assert(
- *   redactUrl("https://jim:s3cret@pacs.example/rad69?token=abc&x=1") ===
- *     "https://[REDACTED]@pacs.example/rad69?token=[REDACTED]&x=1",
+ *
+ * assert.equal(
+ *   redactUrl("https://jim:s3cret@pacs.example/rad69?token=abc&x=1"),
+ *   "https://[REDACTED]@pacs.example/rad69?token=[REDACTED]&x=1",
  * );
  * ```
  */
@@ -81,12 +93,13 @@ export function redactUrl(url: string | URL): string {
  * @param url An absolute URL.
  * @returns The URL without `user:password@`; the input when not a URL.
  *
- * @example
+ * @example Send a URL without its credentials
  * ```ts
+ * import assert from "node:assert/strict";
  * import { stripUserinfo } from "@rad69/client";
- * console.assert(
- *   stripUserinfo("https://jim:pw@pacs/rad69") === "https://pacs/rad69",
- * );
+ *
+ * assert.equal(stripUserinfo("https://jim:pw@pacs/rad69"), "https://pacs/rad69");
+ * assert.equal(stripUserinfo("not a URL"), "not a URL");
  * ```
  */
 export function stripUserinfo(url: string): string {
@@ -165,14 +178,18 @@ function addHeaderSecrets(
  * @returns The secrets, longest first (so that a secret is replaced before
  * any shorter secret inside it).
  *
- * @example
+ * @example List the secrets of a request
  * ```ts
+ * import assert from "node:assert/strict";
  * import { collectSecrets } from "@rad69/client";
+ *
  * const secrets = collectSecrets("https://jim:hunter22@pacs/rad69", {
  *   authorization: "Bearer abc.def.ghi",
+ *   accept: "multipart/related",
  * });
- * console.assert(secrets.includes("hunter22"));
- * console.assert(secrets.includes("abc.def.ghi"));
+ * assert.ok(secrets.includes("hunter22"));
+ * assert.ok(secrets.includes("abc.def.ghi"));
+ * assert.ok(!secrets.includes("multipart/related"));
  * ```
  */
 export function collectSecrets(
@@ -228,11 +245,14 @@ export function collectSecrets(
  * @param secrets The secret values, as from {@linkcode collectSecrets}.
  * @returns The text, safe to print.
  *
- * @example
+ * @example Redact a server's echo
  * ```ts
+ * import assert from "node:assert/strict";
  * import { redactText } from "@rad69/client";
- * console.assert(
- *   redactText("echo: Bearer abc.def", ["abc.def"]) === "echo: Bearer [REDACTED]",
+ *
+ * assert.equal(
+ *   redactText("echo: Bearer abc.def", ["abc.def"]),
+ *   "echo: Bearer [REDACTED]",
  * );
  * ```
  */
@@ -266,11 +286,18 @@ const TEXT_FIELDS = [
  * @param secrets The secret values, as from {@linkcode collectSecrets}.
  * @returns The same error.
  *
- * @example
+ * @example Redact an error before logging it
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Rad69Error, redactError } from "@rad69/client";
- * const e = redactError(new Rad69Error("Server said: Bearer abc.def"), ["abc.def"]);
- * console.assert(!e.message.includes("abc.def"));
+ *
+ * const cause = new Error("401 for Bearer abc.def");
+ * const e = redactError(
+ *   new Rad69Error("Server said: Bearer abc.def", { cause }),
+ *   ["abc.def"],
+ * );
+ * assert.equal(e.message, "Server said: Bearer [REDACTED]");
+ * assert.equal(cause.message, "401 for Bearer [REDACTED]");
  * ```
  */
 export function redactError<T>(error: T, secrets: readonly string[]): T {
@@ -303,13 +330,16 @@ export function redactError<T>(error: T, secrets: readonly string[]): T {
  * @param secrets The secret values, as from {@linkcode collectSecrets}.
  * @returns A logger with the same levels as `logger`.
  *
- * @example
+ * @example Wrap a logger
  * ```ts
+ * import assert from "node:assert/strict";
  * import { redactLogger } from "@rad69/client";
+ *
  * const lines: string[] = [];
  * const logger = redactLogger({ debug: (m) => lines.push(m) }, ["hunter22"]);
  * logger.debug?.("POST https://jim:hunter22@pacs/rad69");
- * console.assert(!lines[0]!.includes("hunter22"));
+ * assert.deepEqual(lines, ["POST https://[REDACTED]@pacs/rad69"]);
+ * assert.equal(logger.warn, undefined); // no level added
  * ```
  */
 export function redactLogger(
