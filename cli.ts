@@ -20,9 +20,30 @@
  * interrupted.
  *
  * @example Run the command from a script
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { main } from "@rad69/client/cli";
- * const status = await main(["--url", "http://127.0.0.1:8080/rad69", "--out", "dicom", "1.2/1.2.3/1.2.3.4"]);
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const [instance] = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+ * const { studyUid, seriesUid, instanceUid } = instance!;
+ * await using server = await FakeRad69Server.start({ instances: [instance!] });
+ * const out = await Deno.makeTempDir();
+ * try {
+ *   const status = await main([
+ *     "--url",
+ *     server.url,
+ *     "--out",
+ *     out,
+ *     "--no-progress",
+ *     `${studyUid}/${seriesUid}/${instanceUid}`,
+ *   ]);
+ *   assert.equal(status, 0);
+ *   const file = `${out}/${studyUid}/${seriesUid}/${instanceUid}.dcm`;
+ *   assert.deepEqual(await Deno.readFile(file), instance!.bytes);
+ * } finally {
+ *   await Deno.remove(out, { recursive: true });
+ * }
  * ```
  *
  * @module
@@ -31,7 +52,17 @@
 import denoConfig from "./deno.json" with { type: "json" };
 import { runCli } from "./src/cli/main.ts";
 
-/** The version of the package (and of the command). */
+/**
+ * The version of the package (and of the command).
+ *
+ * @example Print the version
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { VERSION } from "@rad69/client/cli";
+ *
+ * assert.match(VERSION, /^\d+\.\d+\.\d+/);
+ * ```
+ */
 export const VERSION: string = denoConfig.version;
 
 /**
@@ -42,10 +73,14 @@ export const VERSION: string = denoConfig.version;
  * @returns The exit status: 0 all delivered, 1 some not delivered, 2 usage
  * or input error, 130 interrupted.
  *
- * @example
- * ```ts ignore
+ * @example Exit statuses of `--version` and of a usage error
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { main } from "@rad69/client/cli";
- * Deno.exit(await main(["--help"]));
+ *
+ * assert.equal(await main(["--version"]), 0); // prints "rad69 (@rad69/client) …"
+ * const usageError = await main(["--url", "http://127.0.0.1:8080/rad69"]);
+ * assert.equal(usageError, 2); // no instance given: nothing is requested
  * ```
  */
 export function main(args: readonly string[] = Deno.args): Promise<number> {

@@ -9,8 +9,13 @@
  * Rust to WebAssembly (a pure TypeScript engine is available too), and the
  * DICOM parts are decoded with `dicom-parser`.
  *
+ * The examples run against the bundled fake server
+ * (`@rad69/client/testing`); against a PACS, `url` is its RAD-69 endpoint,
+ * e.g. `https://pacs:8443/dcm4chee-arc/xdsi/ImagingDocumentSource`.
+ *
  * @example Stream the datasets of a series
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Rad69Client } from "@rad69/client";
  * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
  *
@@ -22,9 +27,29 @@
  *   seriesUid,
  *   instanceUid,
  * }));
+ * const modalities: string[] = [];
  * for await (const instance of client.datasets(refs)) {
- *   console.log(instance.ref.instanceUid, instance.dataset.string("x00080060"));
+ *   modalities.push(instance.dataset.string("x00080060") ?? "");
  * }
+ * assert.deepEqual(modalities, ["CT", "CT", "CT"]);
+ * ```
+ *
+ * @example Account for every instance
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 3 });
+ * await using server = await FakeRad69Server.start({
+ *   instances: study.slice(0, 2), // the third one is missing
+ * });
+ * const client = new Rad69Client({ url: server.url });
+ * const failed: string[] = [];
+ * for await (const outcome of client.retrieve(study)) {
+ *   if (outcome.status === "failed") failed.push(outcome.error.name);
+ * }
+ * assert.deepEqual(failed, ["XDSMissingDocumentError"]);
  * ```
  *
  * @module

@@ -43,7 +43,11 @@ export interface Rad69ClientOptions extends ResponseLimits {
   url: string | URL;
   /** Extra request headers, e.g. `Authorization`. Never logged. */
   headers?: HeadersInit;
-  /** The fetch to use (e.g. one that adds a session). @default {globalThis.fetch} */
+  /**
+   * The fetch to use (e.g. one that adds a session).
+   *
+   * @default {globalThis.fetch}
+   */
   fetch?: typeof fetch;
   /**
    * A `Deno.HttpClient` for mutual TLS, a custom CA or a proxy. It cannot be
@@ -106,13 +110,29 @@ export interface Rad69ClientOptions extends ResponseLimits {
    * @default {3}
    */
   retries?: number;
-  /** First backoff delay in ms. @default {500} */
+  /**
+   * First backoff delay in ms.
+   *
+   * @default {500}
+   */
   retryBaseDelayMs?: number;
-  /** Longest backoff delay in ms. @default {30000} */
+  /**
+   * Longest backoff delay in ms.
+   *
+   * @default {30000}
+   */
   retryMaxDelayMs?: number;
-  /** Milliseconds to wait for response headers. 0 disables. @default {60000} */
+  /**
+   * Milliseconds to wait for response headers. 0 disables.
+   *
+   * @default {60000}
+   */
   timeoutMs?: number;
-  /** Milliseconds without body bytes before a stall. 0 disables. @default {60000} */
+  /**
+   * Milliseconds without body bytes before a stall. 0 disables.
+   *
+   * @default {60000}
+   */
   idleTimeoutMs?: number;
   /**
    * The splitter's window in bytes.
@@ -165,7 +185,11 @@ export interface Rad69ClientOptions extends ResponseLimits {
   ordered?: boolean;
   /** Stops every call of this client. */
   signal?: AbortSignal;
-  /** Where diagnostics go. @default {warnings to the console} */
+  /**
+   * Where diagnostics go.
+   *
+   * @default {warnings to the console}
+   */
   logger?: Rad69Logger;
 }
 

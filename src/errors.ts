@@ -45,6 +45,22 @@ export class Rad69Error extends Error {
    *
    * @param message What went wrong.
    * @param options The cause and the instance concerned.
+   *
+   * @example Report a failure of your own code about an instance
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Rad69Error } from "@rad69/client";
+   *
+   * const instance = { studyUid: "1.2", seriesUid: "1.2.3", instanceUid: "1.2.3.4" };
+   * const cause = new Error("Disk full");
+   * const error = new Rad69Error(`Cannot store instance "1.2.3.4"`, {
+   *   cause,
+   *   instance,
+   * });
+   * assert.equal(error.name, "Rad69Error");
+   * assert.equal(error.cause, cause);
+   * assert.equal(error.instance, instance);
+   * ```
    */
   constructor(message: string, options?: Rad69ErrorOptions) {
     super(message, options);

@@ -51,7 +51,34 @@ import {
   stripUserinfo,
 } from "./redact.ts";
 
-/** What became of one requested instance. */
+/**
+ * What became of one requested instance: `delivered` with the instance, or
+ * `failed` with the reason. Check `status` to narrow it.
+ *
+ * @example Describe every outcome of a call
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type InstanceOutcome, Rad69Client } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * function describe(outcome: InstanceOutcome): string {
+ *   return outcome.status === "delivered"
+ *     ? `delivered (${outcome.instance.bytes.length} bytes)`
+ *     : `failed: ${outcome.error.name}`;
+ * }
+ * const [kept, gone] = syntheticStudy({ series: 1, instancesPerSeries: 2 });
+ * await using server = await FakeRad69Server.start({ instances: [kept!] });
+ * const client = new Rad69Client({ url: server.url });
+ * const lines: string[] = [];
+ * for await (const outcome of client.retrieve([kept!, gone!])) {
+ *   lines.push(describe(outcome));
+ * }
+ * assert.deepEqual(lines, [
+ *   `delivered (${kept!.bytes.length} bytes)`,
+ *   "failed: XDSMissingDocumentError",
+ * ]);
+ * ```
+ */
 export type InstanceOutcome =
   | {
     /** The instance arrived, verified. */
@@ -107,7 +134,11 @@ export interface RetrieveBatchOptions
   url: string;
   /** Extra request headers (e.g. Authorization). */
   headers?: HeadersInit;
-  /** The fetch to use. @default {globalThis.fetch} */
+  /**
+   * The fetch to use.
+   *
+   * @default {globalThis.fetch}
+   */
   fetch?: typeof fetch;
   /** A `Deno.HttpClient` (mutual TLS, custom CA, proxy). */
   client?: Deno.HttpClient;
@@ -139,7 +170,11 @@ export interface RetrieveBatchOptions
    * @default {60000}
    */
   idleTimeoutMs?: number;
-  /** Where diagnostics go. */
+  /**
+   * Where diagnostics go (redacted first).
+   *
+   * @default {silentLogger}
+   */
   logger?: Rad69Logger;
   /** Called with the byte count of every body chunk read. */
   onBytes?: (bytes: number) => void;
@@ -164,6 +199,31 @@ const EXCERPT_BYTES = 300;
  * @param ref The instance it is about.
  * @returns A `XDSMissingDocumentError` for "not found" codes, else a
  * `Rad69ServerError` that keeps the code.
+ *
+ * @example Map the errors of a parsed answer
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   type RegistryError,
+ *   registryErrorToError,
+ *   XDSMissingDocumentError,
+ * } from "@rad69/client";
+ *
+ * const ref = { studyUid: "1.2", seriesUid: "1.2.3", instanceUid: "1.2.3.4" };
+ * const notFound: RegistryError = {
+ *   code: "XDSDocumentUniqueIdError",
+ *   context: "Unknown document",
+ *   location: "1.2.3.4",
+ *   severity: "urn:oasis:names:tc:ebxml-regrep:ErrorSeverityType:Error",
+ *   isWarning: false,
+ * };
+ * const missing = registryErrorToError(notFound, ref);
+ * assert.ok(missing instanceof XDSMissingDocumentError);
+ * assert.equal(missing.instance, ref);
+ * const busy = registryErrorToError({ ...notFound, code: "XDSRepositoryBusy" }, ref);
+ * assert.ok(!(busy instanceof XDSMissingDocumentError));
+ * assert.equal(busy.code, "XDSRepositoryBusy");
+ * ```
  */
 export function registryErrorToError(
   error: RegistryError,
@@ -573,11 +633,23 @@ class Exchange {
  * @returns The outcomes, one per distinct requested instance.
  * @throws {DOMException} When `signal` aborts (its reason is rethrown).
  *
- * @example
- * ```ts ignore
- * for await (const outcome of retrieveBatch(refs, { url })) {
- *   if (outcome.status === "failed") console.error(outcome.error.message);
+ * @example One exchange with a server that misses an instance
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { retrieveBatch } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const [kept, gone] = syntheticStudy({ series: 1, instancesPerSeries: 2 });
+ * await using server = await FakeRad69Server.start({
+ *   instances: [kept!],
+ *   dialect: "nist", // says nothing about missing documents
+ * });
+ * const outcomes: string[] = [];
+ * for await (const outcome of retrieveBatch([kept!, gone!], { url: server.url })) {
+ *   outcomes.push(outcome.status === "failed" ? outcome.error.name : outcome.status);
  * }
+ * assert.deepEqual(outcomes, ["delivered", "DocumentNotReturnedError"]);
+ * assert.equal(server.requests.length, 1);
  * ```
  */
 export async function* retrieveBatch(

@@ -35,10 +35,19 @@ const TRANSIENT_STATUS = new Set([408, 429, 502, 503, 504]);
  * @param error The failure.
  * @returns `true` when a retry may succeed.
  *
- * @example
+ * @example Sort failures into transient and permanent
  * ```ts
- * import { isTransientError, Rad69NetworkError } from "@rad69/client";
- * console.assert(isTransientError(new Rad69NetworkError("reset")));
+ * import assert from "node:assert/strict";
+ * import {
+ *   isTransientError,
+ *   Rad69HttpError,
+ *   Rad69NetworkError,
+ * } from "@rad69/client";
+ *
+ * assert.ok(isTransientError(new Rad69NetworkError("Connection reset")));
+ * const busy = { url: "http://127.0.0.1/rad69", bodyExcerpt: "" };
+ * assert.ok(isTransientError(new Rad69HttpError("Busy", { ...busy, status: 503 })));
+ * assert.ok(!isTransientError(new Rad69HttpError("Denied", { ...busy, status: 403 })));
  * ```
  */
 export function isTransientError(error: unknown): boolean {
@@ -133,6 +142,24 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * @param base The first delay.
  * @param max The cap.
  * @returns Milliseconds to wait.
+ *
+ * @example Delays of the default backoff
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { backoffDelay, Rad69HttpError } from "@rad69/client";
+ *
+ * const first = backoffDelay(1, undefined, 500, 30_000);
+ * assert.ok(first >= 250 && first <= 500);
+ * const third = backoffDelay(3, undefined, 500, 30_000);
+ * assert.ok(third >= 1000 && third <= 2000);
+ * const busy = new Rad69HttpError("Busy", {
+ *   status: 503,
+ *   url: "http://127.0.0.1/rad69",
+ *   bodyExcerpt: "",
+ *   retryAfterSeconds: 5,
+ * });
+ * assert.equal(backoffDelay(1, busy, 500, 30_000), 5000); // Retry-After wins
+ * ```
  */
 export function backoffDelay(
   attempt: number,
@@ -159,11 +186,29 @@ export function backoffDelay(
  * @returns The outcomes, delivered ones as they arrive.
  * @throws {DOMException} When `signal` aborts.
  *
- * @example
- * ```ts ignore
- * for await (const o of retrieveWithRetries(refs, { url, retries: 5 })) {
- *   console.log(o.status, o.ref.instanceUid);
+ * @example Survive a busy server
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type AttemptReport, retrieveWithRetries } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 2 });
+ * await using server = await FakeRad69Server.start({ instances: study });
+ * server.enqueue({ http: { status: 503, headers: { "retry-after": "0" } } });
+ * const attempts: AttemptReport[] = [];
+ * let delivered = 0;
+ * for await (
+ *   const outcome of retrieveWithRetries(study, {
+ *     url: server.url,
+ *     retries: 2,
+ *     retryBaseDelayMs: 1,
+ *     onAttempt: (report) => attempts.push(report),
+ *   })
+ * ) {
+ *   if (outcome.status === "delivered") delivered++;
  * }
+ * assert.equal(delivered, 2);
+ * assert.deepEqual(attempts.map((a) => a.retrying), [2, 0]);
  * ```
  */
 export async function* retrieveWithRetries(

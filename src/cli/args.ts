@@ -13,11 +13,19 @@ export type CliLogLevel = "debug" | "info" | "warn" | "silent";
 export interface CliOptions {
   /** The RAD-69 endpoint. */
   readonly url: string;
-  /** The download folder. @default {"."} */
+  /**
+   * The download folder.
+   *
+   * @default {"."}
+   */
   readonly out: string;
   /** Concurrent requests, when given. */
   readonly concurrency?: number;
-  /** One request per series. @default {true} */
+  /**
+   * One request per series.
+   *
+   * @default {true}
+   */
   readonly splitSeries: boolean;
   /** Error codes or class names whose failures do not fail the run. */
   readonly ignore: readonly string[];
@@ -45,7 +53,11 @@ export interface CliOptions {
   readonly instancesFile?: string;
   /** Positional `STUDY/SERIES/INSTANCE` arguments. */
   readonly triplets: readonly string[];
-  /** How much to log. @default {"warn"} */
+  /**
+   * How much to log.
+   *
+   * @default {"warn"}
+   */
   readonly logLevel: CliLogLevel;
   /** Send MTOM-packaged requests. */
   readonly mtom: boolean;
@@ -198,9 +210,17 @@ export function parseHeaderEnvArg(raw: string): [string, string] {
  * @throws {TypeError} On a usage error (unknown option, missing or invalid
  * value); the message says which.
  *
- * @example
- * ```ts ignore
+ * @example Parse a command line
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseCliArgs } from "./args.ts";
+ *
  * const parsed = parseCliArgs(["--url", "http://pacs/rad69", "1.2/1.2.3/1.2.3.4"]);
+ * assert.equal(parsed.kind, "run");
+ * if (parsed.kind === "run") {
+ *   assert.deepEqual(parsed.options.triplets, ["1.2/1.2.3/1.2.3.4"]);
+ * }
+ * assert.throws(() => parseCliArgs(["--no-such-option"]), TypeError);
  * ```
  */
 export function parseCliArgs(args: readonly string[]): ParsedCli {

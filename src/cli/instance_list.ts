@@ -138,9 +138,16 @@ function parseJson(text: string, source: string): InstanceReference[] {
  * the file and the line or entry).
  * @throws {InvalidUidError} When a UID is invalid (likewise).
  *
- * @example
- * ```ts ignore
- * const refs = parseInstanceList("study,series,instance\n1.2,1.2.3,1.2.3.4\n", "list.csv");
+ * @example Read a CSV list and a JSON list
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseInstanceList } from "./instance_list.ts";
+ *
+ * const csv = "study,series,instance\n# a comment\n1.2,1.2.3,1.2.3.4\n";
+ * const json = '[{ "study": "1.2", "series": "1.2.3", "instance": "1.2.3.4" }]';
+ * const expected = [{ studyUid: "1.2", seriesUid: "1.2.3", instanceUid: "1.2.3.4" }];
+ * assert.deepEqual(parseInstanceList(csv, "list.csv"), expected);
+ * assert.deepEqual(parseInstanceList(json, "list.json"), expected);
  * ```
  */
 export function parseInstanceList(

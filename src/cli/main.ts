@@ -34,9 +34,17 @@ export const EXIT_INTERRUPTED = 130;
 export interface RunCliOptions {
   /** The version printed by `--version` and in the JSON summary. */
   version: string;
-  /** Writes to standard output. @default {Deno.stdout} */
+  /**
+   * Writes to standard output.
+   *
+   * @default {Deno.stdout}
+   */
   stdout?: (text: string) => void;
-  /** Writes to standard error. @default {Deno.stderr} */
+  /**
+   * Writes to standard error.
+   *
+   * @default {Deno.stderr}
+   */
   stderr?: (text: string) => void;
   /**
    * Whether stderr is a terminal (progress bar).
@@ -44,7 +52,11 @@ export interface RunCliOptions {
    * @default {Deno.stderr.isTerminal()}
    */
   stderrIsTerminal?: boolean;
-  /** The terminal width. @default {Deno.consoleSize().columns, else 80} */
+  /**
+   * The terminal width.
+   *
+   * @default {Deno.consoleSize().columns, else 80}
+   */
   columns?: () => number;
   /** Stops the download (exit status 130). */
   signal?: AbortSignal;
@@ -275,9 +287,18 @@ async function prepare(
  * not delivered, 2 usage or input error (nothing requested), 130
  * interrupted.
  *
- * @example
- * ```ts ignore
- * Deno.exit(await runCli(Deno.args, { version: "1.0.0", handleSignals: true }));
+ * @example Capture the output of a run
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runCli } from "./main.ts";
+ *
+ * const out: string[] = [];
+ * const status = await runCli(["--version"], {
+ *   version: "1.0.0",
+ *   stdout: (text) => out.push(text),
+ * });
+ * assert.equal(status, 0);
+ * assert.deepEqual(out, ["rad69 (@rad69/client) 1.0.0\n"]);
  * ```
  */
 export async function runCli(

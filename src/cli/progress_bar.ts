@@ -82,9 +82,17 @@ export function renderProgress(p: DownloadProgress, columns: number): string {
 export interface ProgressBarOptions {
   /** Writes text to the terminal (stderr). */
   write: (text: string) => void;
-  /** The terminal width. @default {() => 80} */
+  /**
+   * The terminal width.
+   *
+   * @default {() => 80}
+   */
   columns?: () => number;
-  /** Fewest milliseconds between two redraws. @default {100} */
+  /**
+   * Fewest milliseconds between two redraws.
+   *
+   * @default {100}
+   */
   intervalMs?: number;
 }
 
@@ -92,11 +100,29 @@ export interface ProgressBarOptions {
  * A progress line on a terminal, redrawn at most every `intervalMs` (and on
  * every settled instance's failure and at the end).
  *
- * @example
- * ```ts ignore
- * const bar = new ProgressBar({ write: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)) });
- * await downloadInstances(client, refs, dir, { onProgress: (p) => bar.update(p) });
- * bar.finish();
+ * @example Draw the progress of a download
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { downloadInstances, Rad69Client } from "../../mod.ts";
+ * import { FakeRad69Server, syntheticStudy } from "../testing/mod.ts";
+ * import { ProgressBar } from "./progress_bar.ts";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 2 });
+ * await using server = await FakeRad69Server.start({ instances: study });
+ * const client = new Rad69Client({ url: server.url });
+ * const dir = await Deno.makeTempDir();
+ * let screen = "";
+ * const bar = new ProgressBar({ write: (text) => screen += text });
+ * try {
+ *   await downloadInstances(client, study, dir, {
+ *     onProgress: (p) => bar.update(p),
+ *   });
+ *   bar.finish();
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * assert.match(screen, /2\/2 \[#+\]/); // 2 of 2 instances, a full bar
+ * assert.ok(screen.endsWith("\n"));
  * ```
  */
 export class ProgressBar {

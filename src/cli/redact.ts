@@ -8,11 +8,15 @@
 /**
  * Replaces known secret strings with `[REDACTED]` in any text.
  *
- * @example
- * ```ts ignore
+ * @example Redact a header value and its token
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Redactor } from "./redact.ts";
+ *
  * const redactor = new Redactor();
  * redactor.add("Bearer s3cr3t-token");
- * redactor.redact("sent Bearer s3cr3t-token"); // "sent [REDACTED]"
+ * assert.equal(redactor.redact("sent Bearer s3cr3t-token"), "sent [REDACTED]");
+ * assert.equal(redactor.redact("echo: s3cr3t-token"), "echo: [REDACTED]");
  * ```
  */
 export class Redactor {

@@ -42,9 +42,11 @@ function decodeRun(run: string): string {
  *
  * @example Normalise a CXF Content-ID and a Vitrea one
  * ```ts
+ * import assert from "node:assert/strict";
  * import { normalizeContentId } from "@rad69/client";
- * console.assert(normalizeContentId(" <1@cxf.apache.org> ") === "1@cxf.apache.org");
- * console.assert(normalizeContentId("1@vitrea") === "1@vitrea");
+ *
+ * assert.equal(normalizeContentId(" <1@cxf.apache.org> "), "1@cxf.apache.org");
+ * assert.equal(normalizeContentId("1@vitrea"), "1@vitrea");
  * ```
  */
 export function normalizeContentId(headerValue: string): string {
@@ -64,10 +66,13 @@ export function normalizeContentId(headerValue: string): string {
  *
  * @example Match a CXF href with its part header
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hrefToContentId, normalizeContentId } from "@rad69/client";
+ *
  * const fromHref = hrefToContentId("cid:0d45-4@urn%3Aihe%3Aiti%3Axds-b%3A2007");
  * const fromHeader = normalizeContentId("<0d45-4@urn:ihe:iti:xds-b:2007>");
- * console.assert(fromHref === fromHeader);
+ * assert.equal(fromHref, fromHeader);
+ * assert.equal(hrefToContentId("cid:uuid-1%40wcf"), "uuid-1@wcf"); // .NET
  * ```
  */
 export function hrefToContentId(href: string): string {

@@ -7,7 +7,25 @@
 
 import { MultipartSyntaxError } from "../errors.ts";
 
-/** RFC 2046 §5.1.1: a boundary is 1 to 70 characters. */
+/**
+ * RFC 2046 §5.1.1: a boundary is 1 to 70 characters.
+ *
+ * @example Longer boundaries are refused
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   assertBoundary,
+ *   MAX_BOUNDARY_LENGTH,
+ *   MultipartSyntaxError,
+ * } from "@rad69/client";
+ *
+ * assertBoundary("b".repeat(MAX_BOUNDARY_LENGTH));
+ * assert.throws(
+ *   () => assertBoundary("b".repeat(MAX_BOUNDARY_LENGTH + 1)),
+ *   MultipartSyntaxError,
+ * );
+ * ```
+ */
 export const MAX_BOUNDARY_LENGTH = 70;
 
 /** A parsed media type: essence and lower-cased parameter names. */
@@ -38,12 +56,15 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * @returns The essence and the parameters.
  * @throws {MultipartSyntaxError} When the value has no `type/subtype`.
  *
- * @example
+ * @example Parse a sloppy Content-Type
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseMediaType } from "@rad69/client";
- * const m = parseMediaType('multipart/related; boundary = "uuid:1"; start=<r>');
- * console.assert(m.essence === "multipart/related");
- * console.assert(m.params.get("boundary") === "uuid:1");
+ *
+ * const m = parseMediaType('Multipart/Related; Boundary = "uuid:1"; start=<r>;');
+ * assert.equal(m.essence, "multipart/related");
+ * assert.equal(m.params.get("boundary"), "uuid:1");
+ * assert.equal(m.params.get("start"), "<r>");
  * ```
  */
 export function parseMediaType(value: string): MediaType {
@@ -117,10 +138,13 @@ export function parseMediaType(value: string): MediaType {
  * @param value A Content-ID header value or `start` parameter.
  * @returns The bare id.
  *
- * @example
+ * @example Compare a `start` parameter with a Content-ID
  * ```ts
+ * import assert from "node:assert/strict";
  * import { stripAngleBrackets } from "@rad69/client";
- * console.assert(stripAngleBrackets(" <root@x> ") === "root@x");
+ *
+ * assert.equal(stripAngleBrackets(" <root@x> "), "root@x");
+ * assert.equal(stripAngleBrackets("root@x"), "root@x");
  * ```
  */
 export function stripAngleBrackets(value: string): string {
@@ -138,10 +162,14 @@ export function stripAngleBrackets(value: string): string {
  * @param boundary The boundary, without the leading `--`.
  * @throws {MultipartSyntaxError} When it does not.
  *
- * @example
+ * @example Check a boundary before splitting
  * ```ts
- * import { assertBoundary } from "@rad69/client";
+ * import assert from "node:assert/strict";
+ * import { assertBoundary, MultipartSyntaxError } from "@rad69/client";
+ *
  * assertBoundary("uuid:0ca0f2a1-2f61-4b6c-9c2e-1c5f0b1b2c3d");
+ * assert.throws(() => assertBoundary(""), MultipartSyntaxError);
+ * assert.throws(() => assertBoundary("tab\there"), MultipartSyntaxError);
  * ```
  */
 export function assertBoundary(boundary: string): void {
@@ -174,14 +202,17 @@ export function assertBoundary(boundary: string): void {
  * @throws {MultipartSyntaxError} When it is not multipart, or the boundary is
  * missing, empty or longer than 70 characters.
  *
- * @example
+ * @example Read a dcm4chee-arc (CXF) Content-Type
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseMultipartContentType } from "@rad69/client";
+ *
  * const ct = parseMultipartContentType(
  *   'multipart/related; type="application/xop+xml"; boundary="uuid:42"; start="<root.message@cxf.apache.org>"',
  * );
- * console.assert(ct.boundary === "uuid:42");
- * console.assert(ct.start === "root.message@cxf.apache.org");
+ * assert.equal(ct.boundary, "uuid:42");
+ * assert.equal(ct.start, "root.message@cxf.apache.org");
+ * assert.equal(ct.type, "application/xop+xml");
  * ```
  */
 export function parseMultipartContentType(

@@ -8,7 +8,10 @@ import type { ScanEngine } from "./scan_engine.ts";
 import { TsScanEngine } from "./ts_scan_engine.ts";
 import { WasmScanEngine } from "./wasm_scanner.ts";
 
-/** The available delimiter search engines. */
+/**
+ * The available delimiter search engines: `"wasm"` (SIMD, the default) and
+ * `"ts"` (pure TypeScript).
+ */
 export type ScanEngineKind = "wasm" | "ts";
 
 /**
@@ -19,14 +22,17 @@ export type ScanEngineKind = "wasm" | "ts";
  * @returns A new engine; the caller disposes it.
  * @throws {TypeError} For an unknown kind.
  *
- * @example
+ * @example Search a window for a delimiter
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createScanEngine } from "@rad69/client";
- * using engine = createScanEngine("ts");
+ *
+ * using engine = createScanEngine("wasm");
  * engine.setNeedle(new TextEncoder().encode("--b"));
  * engine.reserve(16, 0);
  * engine.window.set(new TextEncoder().encode("xx--b"));
- * console.assert(engine.find(0, 5) === 2);
+ * assert.equal(engine.find(0, 5), 2);
+ * assert.equal(engine.find(3, 5), -1);
  * ```
  */
 export function createScanEngine(kind: ScanEngineKind): ScanEngine {

@@ -99,7 +99,9 @@ enum State {
  *
  * @example Split a small body
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MultipartParser } from "@rad69/client";
+ *
  * const body = new TextEncoder().encode(
  *   "--b\r\nContent-ID: <1>\r\n\r\nhello\r\n--b--\r\n",
  * );
@@ -107,7 +109,8 @@ enum State {
  * const parts: string[] = [];
  * parser.push(body, (part) => parts.push(new TextDecoder().decode(part.body)));
  * parser.finish();
- * console.assert(parts[0] === "hello");
+ * assert.deepEqual(parts, ["hello"]);
+ * assert.ok(parser.done);
  * ```
  */
 export class MultipartParser implements Disposable {
@@ -147,6 +150,16 @@ export class MultipartParser implements Disposable {
    * @param options Engine and limits.
    * @throws {MultipartSyntaxError} When the boundary is empty, longer than
    * 70 characters, or holds control characters.
+   *
+   * @example Cap the part size
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LimitExceededError, MultipartParser } from "@rad69/client";
+   *
+   * using parser = new MultipartParser("b", { maxPartSize: 4 });
+   * const body = new TextEncoder().encode("--b\r\n\r\ntoo long\r\n--b--");
+   * assert.throws(() => parser.push(body, () => {}), LimitExceededError);
+   * ```
    */
   constructor(boundary: string, options: MultipartParserOptions = {}) {
     assertBoundary(boundary);
@@ -192,6 +205,27 @@ export class MultipartParser implements Disposable {
    * @param onPart Called with each part completed by these bytes.
    * @throws {MultipartSyntaxError} On malformed part headers.
    * @throws {LimitExceededError} When a part or header section is too big.
+   * @throws {TypeError} When the parser was disposed.
+   *
+   * @example Feed a body one byte at a time
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { MultipartParser } from "@rad69/client";
+   *
+   * const body = new TextEncoder().encode(
+   *   "--b\r\n\r\none\r\n--b\r\n\r\ntwo\r\n--b--",
+   * );
+   * using parser = new MultipartParser("b");
+   * const parts: string[] = [];
+   * for (let i = 0; i < body.length; i++) {
+   *   parser.push(body.subarray(i, i + 1), (part) => {
+   *     parts.push(new TextDecoder().decode(part.body));
+   *   });
+   * }
+   * parser.finish();
+   * assert.deepEqual(parts, ["one", "two"]);
+   * assert.equal(parser.partCount, 2);
+   * ```
    */
   push(chunk: Uint8Array, onPart: (part: MultipartPart) => void): void {
     if (this.#disposed) throw new TypeError("Cannot push: parser is disposed");
@@ -213,6 +247,19 @@ export class MultipartParser implements Disposable {
    * @throws {MultipartSyntaxError} When the body ended without ever holding
    * `--boundary`, and is not just white space and the start of the first
    * delimiter: it is not the multipart body its Content-Type announced.
+   *
+   * @example Detect a body cut in its second part
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { MultipartParser, TruncatedResponseError } from "@rad69/client";
+   *
+   * using parser = new MultipartParser("b");
+   * const parts: Uint8Array[] = [];
+   * const cut = new TextEncoder().encode("--b\r\n\r\none\r\n--b\r\n\r\ntw");
+   * parser.push(cut, (part) => parts.push(part.body));
+   * assert.throws(() => parser.finish(), TruncatedResponseError);
+   * assert.equal(parts.length, 1); // "tw" is never delivered
+   * ```
    */
   finish(): void {
     if (this.#state === State.Preamble && this.#isNotMultipart()) {
@@ -238,7 +285,22 @@ export class MultipartParser implements Disposable {
     }
   }
 
-  /** Releases the window. */
+  /**
+   * Releases the window (and the engine). Idempotent; `push` throws after.
+   *
+   * @example Dispose of a parser with `using`
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { MultipartParser } from "@rad69/client";
+   *
+   * const parser = new MultipartParser("b", { engine: "wasm" });
+   * {
+   *   using _ = parser;
+   *   assert.equal(parser.engineKind, "wasm");
+   * } // disposed here
+   * assert.throws(() => parser.push(new Uint8Array(1), () => {}), TypeError);
+   * ```
+   */
   [Symbol.dispose](): void {
     if (this.#disposed) return;
     this.#disposed = true;

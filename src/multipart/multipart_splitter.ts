@@ -21,16 +21,18 @@ export type MultipartSplitterOptions = MultipartParserOptions;
  *
  * @example Split a response body
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MultipartSplitter } from "@rad69/client";
+ *
  * const body = new Response(
  *   "preamble\r\n--b\r\nContent-ID: <1>\r\n\r\none\r\n--b\r\n\r\ntwo\r\n--b--",
  * ).body!;
  * const parts = await Array.fromAsync(
  *   body.pipeThrough(new MultipartSplitter("b", { engine: "ts" })),
  * );
- * console.assert(parts.length === 2);
- * console.assert(parts[0]!.headers.get("content-id") === "<1>");
- * console.assert(new TextDecoder().decode(parts[1]!.body) === "two");
+ * assert.equal(parts.length, 2);
+ * assert.equal(parts[0]!.headers.get("content-id"), "<1>");
+ * assert.equal(new TextDecoder().decode(parts[1]!.body), "two");
  * ```
  */
 export class MultipartSplitter
@@ -41,6 +43,21 @@ export class MultipartSplitter
    * @param boundary The boundary from the Content-Type, without `--`.
    * @param options Engine and limits.
    * @throws {MultipartSyntaxError} When the boundary is not valid.
+   *
+   * @example A body cut before its closing delimiter
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { MultipartSplitter, TruncatedResponseError } from "@rad69/client";
+   *
+   * const body = new Response("--b\r\n\r\none\r\n--b\r\n\r\ntw").body!;
+   * const parts: Uint8Array[] = [];
+   * await assert.rejects(async () => {
+   *   for await (const part of body.pipeThrough(new MultipartSplitter("b"))) {
+   *     parts.push(part.body);
+   *   }
+   * }, TruncatedResponseError);
+   * assert.equal(parts.length, 1); // the cut part is never emitted
+   * ```
    */
   constructor(boundary: string, options: MultipartSplitterOptions = {}) {
     const parser = new MultipartParser(boundary, options);

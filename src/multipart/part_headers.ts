@@ -20,13 +20,18 @@ const latin1 = new TextDecoder("latin1");
  * @throws {MultipartSyntaxError} When a line is not a header field, or there
  * are more than `maxCount` fields.
  *
- * @example
+ * @example Parse the headers of a document part
  * ```ts
- * import { parsePartHeaders } from "@rad69/client";
+ * import assert from "node:assert/strict";
+ * import { MultipartSyntaxError, parsePartHeaders } from "@rad69/client";
+ *
  * const h = parsePartHeaders(
  *   new TextEncoder().encode("Content-Id: <a@b>\r\nContent-Type: application/dicom"),
  * );
- * console.assert(h.get("content-id") === "<a@b>");
+ * assert.equal(h.get("content-id"), "<a@b>");
+ * assert.equal(h.get("Content-Type"), "application/dicom");
+ * const notHeaders = new TextEncoder().encode("no colon here");
+ * assert.throws(() => parsePartHeaders(notHeaders, 120), MultipartSyntaxError);
  * ```
  */
 export function parsePartHeaders(

@@ -16,6 +16,27 @@
  * 2. `reserve(size, keep)` to make `window.length >= size`, keeping the first
  *    `keep` bytes. Views may be re-created: always re-read `window` after it.
  * 3. copy input into `window`, then `find(from, to)`.
+ *
+ * @example Drive an engine as the splitter does
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createScanEngine, type ScanEngine } from "@rad69/client";
+ *
+ * function findAll(engine: ScanEngine, data: Uint8Array): number[] {
+ *   engine.reserve(data.length, 0);
+ *   engine.window.set(data); // re-read window after reserve()
+ *   const found: number[] = [];
+ *   for (let at = engine.find(0, data.length); at >= 0;) {
+ *     found.push(at);
+ *     at = engine.find(at + 1, data.length);
+ *   }
+ *   return found;
+ * }
+ * using engine = createScanEngine("ts");
+ * engine.setNeedle(new TextEncoder().encode("\r\n--b"));
+ * const data = new TextEncoder().encode("x\r\n--b\r\ny\r\n--b--");
+ * assert.deepEqual(findAll(engine, data), [1, 9]);
+ * ```
  */
 export interface ScanEngine extends Disposable {
   /** Which implementation this is. */

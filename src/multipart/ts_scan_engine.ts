@@ -28,7 +28,7 @@ const MAX_NEEDLE = 80;
  * const data = new TextEncoder().encode("abc\r\n--b--");
  * engine.reserve(data.length, 0);
  * engine.window.set(data);
- * console.assert(engine.find(0, data.length) === 3);
+ * if (engine.find(0, data.length) !== 3) throw new Error("Expected 3");
  * ```
  */
 export class TsScanEngine implements ScanEngine {

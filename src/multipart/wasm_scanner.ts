@@ -44,7 +44,7 @@ const leaks = new FinalizationRegistry<number>((handle) => {
  * const data = new TextEncoder().encode("abc\r\n--b--");
  * engine.reserve(data.length, 0);
  * engine.window.set(data);
- * console.assert(engine.find(0, data.length) === 3);
+ * if (engine.find(0, data.length) !== 3) throw new Error("Expected 3");
  * ```
  */
 export class WasmScanEngine implements ScanEngine {
@@ -188,7 +188,7 @@ export class WasmScanEngine implements ScanEngine {
  * import { createWasmScanEngine } from "./wasm_scanner.ts";
  *
  * using engine = createWasmScanEngine();
- * console.assert(engine.kind === "wasm");
+ * if (engine.kind !== "wasm") throw new Error("Expected a wasm engine");
  * ```
  */
 export function createWasmScanEngine(): WasmScanEngine {

@@ -8,7 +8,21 @@
 import { assertUid, type InstanceReference } from "../references.ts";
 import { InvalidUidError } from "../errors.ts";
 
-/** The `wsa:Action` (and SOAP 1.2 `action`) of a RAD-69 request. */
+/**
+ * The `wsa:Action` (and SOAP 1.2 `action`) of a RAD-69 request.
+ *
+ * @example Route a request in a proxy or a test server
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { buildRetrieveRequest, RAD69_ACTION } from "@rad69/client";
+ *
+ * const request = buildRetrieveRequest(
+ *   [{ studyUid: "1.2", seriesUid: "1.2.3", instanceUid: "1.2.3.4" }],
+ *   { url: "http://127.0.0.1:8080/rad69" },
+ * );
+ * assert.ok(request.xml.includes(`>${RAD69_ACTION}</`));
+ * ```
+ */
 export const RAD69_ACTION = "urn:ihe:rad:2009:RetrieveImagingDocumentSet";
 
 /**
@@ -17,6 +31,20 @@ export const RAD69_ACTION = "urn:ihe:rad:2009:RetrieveImagingDocumentSet";
  * (`1.2.840.10008.1.2`) and Explicit VR Little Endian
  * (`1.2.840.10008.1.2.1`). This is the list dicomtrolley sends, so servers
  * that work with it work with this client.
+ *
+ * @example Prefer uncompressed data, keep the rest
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_TRANSFER_SYNTAXES, Rad69Client } from "@rad69/client";
+ *
+ * const explicitLe = "1.2.840.10008.1.2.1";
+ * const transferSyntaxes = [
+ *   explicitLe,
+ *   ...DEFAULT_TRANSFER_SYNTAXES.filter((uid) => uid !== explicitLe),
+ * ];
+ * assert.equal(transferSyntaxes.length, 3);
+ * new Rad69Client({ url: "http://127.0.0.1:8080/rad69", transferSyntaxes });
+ * ```
  */
 export const DEFAULT_TRANSFER_SYNTAXES: readonly string[] = Object.freeze([
   "1.2.840.10008.1.2.4.70",
@@ -32,6 +60,21 @@ export const DEFAULT_TRANSFER_SYNTAXES: readonly string[] = Object.freeze([
  * accepts it) work with it; a server that checks it (the NIST simulator,
  * dcm4chee 2.x) answers `XDSUnknownRepositoryId` and needs the real id, set
  * with `repositoryUniqueId`.
+ *
+ * @example The id a request carries by default
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   buildRetrieveRequest,
+ *   DEFAULT_REPOSITORY_UNIQUE_ID,
+ * } from "@rad69/client";
+ *
+ * const request = buildRetrieveRequest(
+ *   [{ studyUid: "1.2", seriesUid: "1.2.3", instanceUid: "1.2.3.4" }],
+ *   { url: "http://127.0.0.1:8080/rad69" },
+ * );
+ * assert.ok(request.xml.includes(`>${DEFAULT_REPOSITORY_UNIQUE_ID}</`));
+ * ```
  */
 export const DEFAULT_REPOSITORY_UNIQUE_ID = "1.3.6.1.4.1000";
 
@@ -165,18 +208,23 @@ interface DocumentRequestEntry {
  *
  * @example Build a plain SOAP 1.2 request
  * ```ts
+ * import assert from "node:assert/strict";
  * import { buildRetrieveRequest } from "@rad69/client";
+ *
  * const request = buildRetrieveRequest(
  *   [{ studyUid: "1.2.3", seriesUid: "1.2.3.4", instanceUid: "1.2.3.4.5" }],
  *   { url: "https://pacs.example/xdsi/ImagingDocumentSource" },
  * );
- * console.assert(request.contentType.startsWith("application/soap+xml"));
- * console.assert(request.xml.includes('studyInstanceUID="1.2.3"'));
+ * assert.ok(request.contentType.startsWith("application/soap+xml"));
+ * assert.ok(request.xml.includes('studyInstanceUID="1.2.3"'));
+ * assert.match(request.messageId, /^urn:uuid:/);
  * ```
  *
  * @example Build an MTOM request for one repository
  * ```ts
+ * import assert from "node:assert/strict";
  * import { buildRetrieveRequest } from "@rad69/client";
+ *
  * const request = buildRetrieveRequest(
  *   [{ studyUid: "1.2.3", seriesUid: "1.2.3.4", instanceUid: "1.2.3.4.5" }],
  *   {
@@ -185,7 +233,8 @@ interface DocumentRequestEntry {
  *     mtom: true,
  *   },
  * );
- * console.assert(request.contentType.startsWith("multipart/related"));
+ * assert.ok(request.contentType.startsWith("multipart/related"));
+ * assert.ok(request.xml.includes(">1.2.840.99.1</"));
  * ```
  */
 export function buildRetrieveRequest(

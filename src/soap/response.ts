@@ -445,14 +445,19 @@ function findFault(body: XmlElement): XmlElement | undefined {
  *
  * @example Check a 500 answer for a Fault
  * ```ts
+ * import assert from "node:assert/strict";
  * import { findSoapFault } from "@rad69/client";
+ *
  * const body = `<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope">
  *   <env:Body><env:Fault>
  *     <env:Code><env:Value>env:Receiver</env:Value></env:Code>
  *     <env:Reason><env:Text xml:lang="en">Boom</env:Text></env:Reason>
  *   </env:Fault></env:Body></env:Envelope>`;
  * const fault = findSoapFault(body, 500);
- * console.assert(fault?.code === "env:Receiver" && fault.status === 500);
+ * assert.equal(fault?.code, "env:Receiver");
+ * assert.equal(fault.reason, "Boom");
+ * assert.equal(fault.status, 500);
+ * assert.equal(findSoapFault("<html>Bad gateway</html>", 502), undefined);
  * ```
  */
 export function findSoapFault(
@@ -605,7 +610,9 @@ function documentResponse(
  *
  * @example Parse a Success with one MTOM document
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseRetrieveResponse } from "@rad69/client";
+ *
  * const xml = `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>
  * <RetrieveDocumentSetResponse xmlns="urn:ihe:iti:xds-b:2007">
  *   <RegistryResponse xmlns="urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0"
@@ -619,8 +626,9 @@ function documentResponse(
  *   </DocumentResponse>
  * </RetrieveDocumentSetResponse></s:Body></s:Envelope>`;
  * const response = parseRetrieveResponse(xml);
- * console.assert(response.status === "Success");
- * console.assert(response.documents[0]?.contentId === "1@example");
+ * assert.equal(response.status, "Success");
+ * assert.equal(response.documents[0]?.documentUniqueId, "1.2.3.4.5");
+ * assert.equal(response.documents[0]?.contentId, "1@example");
  * ```
  */
 export function parseRetrieveResponse(

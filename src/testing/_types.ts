@@ -120,19 +120,19 @@ export interface FakeRegistryError {
   /**
    * `@codeContext`.
    *
-   * @default "Fake server error"
+   * @default {"Fake server error"}
    */
   readonly context?: string;
   /**
    * `@location`; usually the SOP Instance UID.
    *
-   * @default ""
+   * @default {""}
    */
   readonly location?: string;
   /**
    * `"Error"`, `"Warning"` or a full severity URN.
    *
-   * @default "Error"
+   * @default {"Error"}
    */
   readonly severity?: string;
 }
@@ -142,7 +142,7 @@ export interface FakeSoapFault {
   /**
    * `env:Code/env:Value` local name.
    *
-   * @default "Receiver"
+   * @default {"Receiver"}
    */
   readonly code?:
     | "Sender"
@@ -159,7 +159,7 @@ export interface FakeSoapFault {
   /**
    * `env:Reason/env:Text`.
    *
-   * @default "Fake server fault"
+   * @default {"Fake server fault"}
    */
   readonly reason?: string;
   /** Text of an `env:Detail` element, when wanted. */
@@ -167,14 +167,14 @@ export interface FakeSoapFault {
   /**
    * HTTP status.
    *
-   * @default 400 for `Sender`, 500 otherwise (like the SOAP 1.2 HTTP binding)
+   * @default {400} for `Sender`, 500 otherwise (like the SOAP 1.2 HTTP binding)
    */
   readonly status?: number;
   /**
    * Send the fault as a one-part MTOM multipart (CXF with MTOM on) instead
    * of plain `application/soap+xml`.
    *
-   * @default false
+   * @default {false}
    */
   readonly multipart?: boolean;
 }
@@ -186,7 +186,7 @@ export interface FakeHttpReply {
   /**
    * Body text or bytes.
    *
-   * @default ""
+   * @default {""}
    */
   readonly body?: string | Uint8Array;
   /**
@@ -202,19 +202,19 @@ export interface FakeExtraPart {
   /**
    * Part Content-Type.
    *
-   * @default "text/plain"
+   * @default {"text/plain"}
    */
   readonly contentType?: string;
   /**
    * Part body.
    *
-   * @default "Force MTOM/XOP to make 'important vendor' happy"
+   * @default {"Force MTOM/XOP to make 'important vendor' happy"}
    */
   readonly body?: string | Uint8Array;
   /**
    * Where the part goes.
    *
-   * @default "last"
+   * @default {"last"}
    */
   readonly position?: "first" | "afterRoot" | "last";
 }
@@ -227,6 +227,32 @@ export interface FakeExtraPart {
  *
  * Byte offsets (`truncate.at`, `stall.at`) count bytes of the HTTP body (the
  * MIME stream), not of the chunked transfer coding.
+ *
+ * @example Choose a plan per request with `onRequest`
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client } from "@rad69/client";
+ * import {
+ *   FakeRad69Server,
+ *   type FaultPlan,
+ *   syntheticStudy,
+ * } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 2, instancesPerSeries: 2 });
+ * const slowSeries = study[0]!.seriesUid;
+ * await using server = await FakeRad69Server.start({
+ *   instances: study,
+ *   plan: { chunkSize: 512 }, // every answer, in small writes
+ *   onRequest: (request): FaultPlan | undefined =>
+ *     request.seriesUids.includes(slowSeries)
+ *       ? { latencyMs: 20, reorderParts: "reverse" }
+ *       : undefined,
+ * });
+ * const client = new Rad69Client({ url: server.url });
+ * let count = 0;
+ * for await (const _ of client.datasets(study)) count++;
+ * assert.equal(count, 4);
+ * ```
  */
 export interface FaultPlan {
   /**
@@ -259,13 +285,13 @@ export interface FaultPlan {
   /**
    * Leave out the RegistryErrorList entirely (NIST simulator style).
    *
-   * @default false (true for missing documents in the "nist" dialect)
+   * @default {false} (true for missing documents in the "nist" dialect)
    */
   readonly omitRegistryErrors?: boolean;
   /**
    * `errorCode` and `codeContext` used for unknown instances.
    *
-   * @default per dialect: `XDSMissingDocument` / `"DICOM Object not found"`
+   * @default {per dialect} `XDSMissingDocument` / `"DICOM Object not found"`
    * ("cxf", "axis2", "wcf", "form-data", "inline"), `XDSMissingDocument` /
    * `"Unable to locate SOP from MINT."` ("vitrea"),
    * `XDSDocumentUniqueIdError` ("nist")
@@ -300,27 +326,27 @@ export interface FaultPlan {
    * Encode document parts with `Content-Transfer-Encoding: base64`
    * (76-character lines).
    *
-   * @default false
+   * @default {false}
    */
   readonly base64Parts?: boolean;
   /**
    * Give the second document part the same Content-ID as the first (its
    * href then points at no part of its own).
    *
-   * @default false
+   * @default {false}
    */
   readonly duplicateContentIds?: boolean;
   /**
    * Give the last document part a Content-ID that no href references (its
    * href then points at nothing).
    *
-   * @default false
+   * @default {false}
    */
   readonly unknownContentId?: boolean;
   /**
    * Line endings of the MIME framing (delimiters and part headers).
    *
-   * @default "crlf"
+   * @default {"crlf"}
    */
   readonly lineEndings?: "crlf" | "lf";
   /** Text before the first delimiter. */
@@ -330,7 +356,7 @@ export interface FaultPlan {
   /**
    * End the body after the last part without the closing `--boundary--`.
    *
-   * @default false
+   * @default {false}
    */
   readonly omitClosingDelimiter?: boolean;
   /**
@@ -348,27 +374,27 @@ export interface FaultPlan {
    * Pad the SOAP root part with an XML comment of this many bytes (a huge
    * root part; streamed, not buffered).
    *
-   * @default 0
+   * @default {0}
    */
   readonly rootPadding?: number;
 
   /**
    * Delay before the response headers (time to first byte), in ms.
    *
-   * @default 0
+   * @default {0}
    */
   readonly latencyMs?: number;
   /**
    * Bandwidth cap of this response (one response per connection at a
    * time) in bytes per second, by pacing the writes.
    *
-   * @default unlimited
+   * @default {undefined} (unlimited)
    */
   readonly bytesPerSecond?: number;
   /**
    * Write the body in chunks of at most this many bytes (down to 1).
    *
-   * @default 65536
+   * @default {65536}
    */
   readonly chunkSize?: number;
   /**
@@ -403,7 +429,7 @@ export interface FakeRad69ServerOptions {
    * Instances to serve: `{ studyUid, seriesUid, instanceUid, bytes }`
    * objects, or raw Part-10 bytes whose UIDs are read with dicom-parser.
    *
-   * @default []
+   * @default {[]}
    */
   readonly instances?: Iterable<FakeInstance | Uint8Array>;
   /**
@@ -414,25 +440,25 @@ export interface FakeRad69ServerOptions {
   /**
    * Framing of the answers.
    *
-   * @default "cxf"
+   * @default {"cxf"}
    */
   readonly dialect?: FakeDialect;
   /**
    * URL path of the endpoint.
    *
-   * @default "/rad69"
+   * @default {"/rad69"}
    */
   readonly path?: string;
   /**
    * Host name to listen on (port 0: the system picks one).
    *
-   * @default "127.0.0.1"
+   * @default {"127.0.0.1"}
    */
   readonly hostname?: string;
   /**
    * Fault plain `application/soap+xml` requests (strict NIST-like server).
    *
-   * @default false
+   * @default {false}
    */
   readonly requireMtom?: boolean;
   /**
@@ -445,7 +471,7 @@ export interface FakeRad69ServerOptions {
    * Only deliver an instance when the request's study and series UIDs match
    * the stored ones (otherwise it is "not found").
    *
-   * @default true
+   * @default {true}
    */
   readonly matchHierarchy?: boolean;
   /**
@@ -453,7 +479,7 @@ export interface FakeRad69ServerOptions {
    * transfer syntax, Explicit VR LE or Implicit VR LE is in the request's
    * list (dcm4chee-arc's rule; the bytes are never transcoded).
    *
-   * @default true
+   * @default {true}
    */
   readonly checkTransferSyntax?: boolean;
   /**

@@ -18,7 +18,11 @@ const IMPLEMENTATION_VERSION = "RAD69_FAKE_1";
 /** The default UID root of {@linkcode syntheticStudy}. */
 const DEFAULT_ROOT = "1.2.826.0.1.3680043.10.1234";
 
-/** What the pixel data of a built instance contains. */
+/**
+ * What the pixel data of a built instance contains: `"12bit"` (values
+ * 0–4095, a gradient plus seeded noise, like a CT; the default), `"random"`
+ * (seeded random bytes, which do not compress) or `"zero"`.
+ */
 export type PixelContent = "12bit" | "random" | "zero";
 
 /** Options of {@linkcode buildDicomInstance}. */
@@ -26,25 +30,25 @@ export interface DicomInstanceOptions {
   /**
    * Study Instance UID (0020,000D).
    *
-   * @default a UID derived from `seed`
+   * @default {a UID derived from seed}
    */
   studyUid?: string;
   /**
    * Series Instance UID (0020,000E).
    *
-   * @default a UID derived from `seed`
+   * @default {a UID derived from seed}
    */
   seriesUid?: string;
   /**
    * SOP Instance UID (0008,0018), also the MediaStorageSOPInstanceUID.
    *
-   * @default a UID derived from `seed`
+   * @default {a UID derived from seed}
    */
   instanceUid?: string;
   /**
    * SOP Class UID (0008,0016), also the MediaStorageSOPClassUID.
    *
-   * @default "1.2.840.10008.5.1.4.1.1.2" (CT Image Storage)
+   * @default {"1.2.840.10008.5.1.4.1.1.2"} (CT Image Storage)
    */
   sopClassUid?: string;
   /**
@@ -55,7 +59,7 @@ export interface DicomInstanceOptions {
    * endian and the pixel bytes become one fragment of encapsulated Pixel Data
    * (structurally valid, not a real codestream).
    *
-   * @default "1.2.840.10008.1.2.1"
+   * @default {"1.2.840.10008.1.2.1"}
    */
   transferSyntaxUid?: string;
   /**
@@ -65,25 +69,25 @@ export interface DicomInstanceOptions {
    * exactly up to 64 MiB; beyond 65535 rows, 512×512 frames are used).
    * When set, `rows` and `columns` are ignored.
    *
-   * @default rows × columns × 2
+   * @default {rows × columns × 2}
    */
   pixelBytes?: number;
   /**
    * Rows (0028,0010).
    *
-   * @default 64
+   * @default {64}
    */
   rows?: number;
   /**
    * Columns (0028,0011).
    *
-   * @default 64
+   * @default {64}
    */
   columns?: number;
   /**
    * Seed of the deterministic pixel content.
    *
-   * @default a hash of the SOP Instance UID
+   * @default {a hash of the SOP Instance UID}
    */
   seed?: number;
   /**
@@ -91,37 +95,37 @@ export interface DicomInstanceOptions {
    * plus seeded noise, like a CT); `"random"`: seeded random bytes (does not
    * compress); `"zero"`: all zero.
    *
-   * @default "12bit"
+   * @default {"12bit"}
    */
   pixelContent?: PixelContent;
   /**
    * Patient's Name (0010,0010).
    *
-   * @default "FAKE^PATIENT"
+   * @default {"FAKE^PATIENT"}
    */
   patientName?: string;
   /**
    * Patient ID (0010,0020).
    *
-   * @default "RAD69-FAKE"
+   * @default {"RAD69-FAKE"}
    */
   patientId?: string;
   /**
    * Modality (0008,0060).
    *
-   * @default "CT"
+   * @default {"CT"}
    */
   modality?: string;
   /**
    * Instance Number (0020,0013).
    *
-   * @default 1
+   * @default {1}
    */
   instanceNumber?: number;
   /**
    * Series Number (0020,0011).
    *
-   * @default 1
+   * @default {1}
    */
   seriesNumber?: number;
 }
@@ -143,13 +147,13 @@ export interface SyntheticStudyOptions {
   /**
    * Number of series.
    *
-   * @default 2
+   * @default {2}
    */
   series?: number;
   /**
    * Number of instances in each series.
    *
-   * @default 3
+   * @default {3}
    */
   instancesPerSeries?: number;
   /**
@@ -157,38 +161,38 @@ export interface SyntheticStudyOptions {
    * `<root>.<seed>.<s>` and instance `i` of it `<root>.<seed>.<s>.<i>`
    * (1-based).
    *
-   * @default "1.2.826.0.1.3680043.10.1234"
+   * @default {"1.2.826.0.1.3680043.10.1234"}
    */
   root?: string;
   /**
    * Distinguishes studies built from the same root; also seeds the pixels.
    *
-   * @default 1
+   * @default {1}
    */
   seed?: number;
   /**
    * Pixel Data size of each instance, see
    * {@linkcode DicomInstanceOptions.pixelBytes}.
    *
-   * @default 8192 (64 × 64 × 2)
+   * @default {8192} (64 × 64 × 2)
    */
   pixelBytes?: number;
   /**
    * Pixel content of each instance.
    *
-   * @default "12bit"
+   * @default {"12bit"}
    */
   pixelContent?: PixelContent;
   /**
    * Transfer syntax of each instance.
    *
-   * @default "1.2.840.10008.1.2.1"
+   * @default {"1.2.840.10008.1.2.1"}
    */
   transferSyntaxUid?: string;
   /**
    * Modality of each instance.
    *
-   * @default "CT"
+   * @default {"CT"}
    */
   modality?: string;
 }
@@ -388,14 +392,20 @@ function positiveInt(value: number, what: string, max: number): number {
  *
  * @example Build an instance and read it back
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeInstance } from "@rad69/client";
  * import { buildDicomInstance } from "@rad69/client/testing";
+ *
  * const bytes = buildDicomInstance({
  *   studyUid: "1.2.3",
  *   seriesUid: "1.2.3.4",
  *   instanceUid: "1.2.3.4.5",
  *   pixelBytes: 4096,
  * });
- * console.assert(new TextDecoder().decode(bytes.subarray(128, 132)) === "DICM");
+ * assert.equal(new TextDecoder().decode(bytes.subarray(128, 132)), "DICM");
+ * const dataset = decodeInstance(bytes, "1.2.3.4.5");
+ * assert.equal(dataset.string("x0020000e"), "1.2.3.4");
+ * assert.equal(dataset.elements["x7fe00010"]?.length, 4096);
  * ```
  */
 export function buildDicomInstance(
@@ -557,10 +567,13 @@ function itemHeader(length: number): Uint8Array {
  *
  * @example A study of 2 series × 3 instances
  * ```ts
+ * import assert from "node:assert/strict";
  * import { syntheticStudy } from "@rad69/client/testing";
+ *
  * const study = syntheticStudy({ series: 2, instancesPerSeries: 3, seed: 7 });
- * console.assert(study.length === 6);
- * console.assert(study[0]!.instanceUid === "1.2.826.0.1.3680043.10.1234.7.1.1");
+ * assert.equal(study.length, 6);
+ * assert.equal(study[0]!.instanceUid, "1.2.826.0.1.3680043.10.1234.7.1.1");
+ * assert.equal(study[5]!.seriesUid, "1.2.826.0.1.3680043.10.1234.7.2");
  * ```
  */
 export function syntheticStudy(

@@ -153,25 +153,49 @@ async function* walk(dir: string): AsyncGenerator<string> {
  * {@linkcode FakeRad69Server.close} aborts in-flight bodies, stalls and
  * latencies, so tests end and leak nothing.
  *
- * @example Serve a synthetic study
+ * @example Serve a synthetic study and check what the client sent
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client } from "@rad69/client";
  * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 2 });
  * await using server = await FakeRad69Server.start({
- *   instances: syntheticStudy({ series: 1, instancesPerSeries: 2 }),
- *   dialect: "cxf",
+ *   instances: study,
+ *   dialect: "vitrea",
  * });
- * console.assert(server.url.startsWith("http://127.0.0.1:"));
+ * assert.ok(server.url.startsWith("http://127.0.0.1:"));
+ * const client = new Rad69Client({ url: server.url, mtom: true });
+ * for await (const _ of client.datasets(study)) {
+ *   // Both instances arrive.
+ * }
+ * const [request] = server.requests;
+ * assert.ok(request?.valid && request.mtom);
+ * assert.deepEqual(request.documentUniqueIds, study.map((i) => i.instanceUid));
  * ```
  *
  * @example Inject faults into the next requests
  * ```ts
- * import { FakeRad69Server } from "@rad69/client/testing";
- * await using server = await FakeRad69Server.start();
+ * import assert from "node:assert/strict";
+ * import { Rad69Client } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 2 });
+ * await using server = await FakeRad69Server.start({ instances: study });
  * server.enqueue(
- *   { http: { status: 503, headers: { "retry-after": "1" } } },
- *   { truncate: { at: 1000, mode: "abort" } },
+ *   { http: { status: 503, headers: { "retry-after": "0" } } },
+ *   { truncate: { at: 3000, mode: "abort" } },
  * );
- * console.assert(server.pendingPlans === 2);
+ * assert.equal(server.pendingPlans, 2);
+ * const client = new Rad69Client({
+ *   url: server.url,
+ *   retryBaseDelayMs: 1,
+ *   logger: {},
+ * });
+ * let count = 0;
+ * for await (const _ of client.datasets(study)) count++;
+ * assert.equal(count, 2); // delivered by the third request
+ * assert.equal(server.requests.length, 3);
  * ```
  */
 export class FakeRad69Server implements AsyncDisposable {
@@ -204,6 +228,16 @@ export class FakeRad69Server implements AsyncDisposable {
    * @param options Instances, dialect, validation switches and plans.
    * @throws {TypeError} When an instance cannot be read or the dialect is
    * unknown.
+   *
+   * @example Start without waiting
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { FakeRad69Server } from "@rad69/client/testing";
+   *
+   * await using server = new FakeRad69Server({ dialect: "wcf" });
+   * assert.equal(server.dialect, "wcf");
+   * assert.ok(server.port > 0);
+   * ```
    */
   constructor(options: FakeRad69ServerOptions = {}) {
     const dialect = options.dialect ?? "cxf";
@@ -253,11 +287,23 @@ export class FakeRad69Server implements AsyncDisposable {
    * unknown.
    * @throws {Deno.errors.NotFound} When `directory` does not exist.
    *
-   * @example Start and stop
+   * @example Serve the `*.dcm` files of a folder
    * ```ts
-   * import { FakeRad69Server } from "@rad69/client/testing";
-   * const server = await FakeRad69Server.start({ dialect: "nist" });
-   * await server.close();
+   * import assert from "node:assert/strict";
+   * import { buildDicomInstance, FakeRad69Server } from "@rad69/client/testing";
+   *
+   * const dir = await Deno.makeTempDir();
+   * try {
+   *   await Deno.writeFile(
+   *     `${dir}/one.dcm`,
+   *     buildDicomInstance({ instanceUid: "1.2.3.4.5" }),
+   *   );
+   *   const server = await FakeRad69Server.start({ directory: dir, dialect: "nist" });
+   *   assert.deepEqual(server.instanceUids, ["1.2.3.4.5"]);
+   *   await server.close();
+   * } finally {
+   *   await Deno.remove(dir, { recursive: true });
+   * }
    * ```
    */
   static async start(
@@ -300,6 +346,22 @@ export class FakeRad69Server implements AsyncDisposable {
    * Every request received so far, in arrival order (a live array).
    *
    * @returns The recorded requests.
+   *
+   * @example Check the transfer syntaxes a client asked for
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Rad69Client } from "@rad69/client";
+   * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+   *
+   * const study = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+   * await using server = await FakeRad69Server.start({ instances: study });
+   * const client = new Rad69Client({
+   *   url: server.url,
+   *   transferSyntaxes: ["1.2.840.10008.1.2.1"],
+   * });
+   * await client.getDataset(study[0]!);
+   * assert.deepEqual(server.requests[0]?.transferSyntaxes, ["1.2.840.10008.1.2.1"]);
+   * ```
    */
   get requests(): readonly RecordedRequest[] {
     return this.#requests;
@@ -332,9 +394,18 @@ export class FakeRad69Server implements AsyncDisposable {
    *
    * @example Fail the first request, answer the second normally
    * ```ts
-   * import { FakeRad69Server } from "@rad69/client/testing";
-   * await using server = await FakeRad69Server.start();
+   * import assert from "node:assert/strict";
+   * import { Rad69Client, SoapFaultError } from "@rad69/client";
+   * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+   *
+   * const study = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+   * await using server = await FakeRad69Server.start({ instances: study });
    * server.enqueue({ soapFault: { code: "Receiver", reason: "Busy" } }, {});
+   * const client = new Rad69Client({ url: server.url, retries: 0 });
+   * await assert.rejects(client.getDataset(study[0]!), SoapFaultError);
+   * const instance = await client.getDataset(study[0]!);
+   * assert.equal(instance.ref.instanceUid, study[0]!.instanceUid);
+   * assert.equal(server.pendingPlans, 0);
    * ```
    */
   enqueue(...plans: FaultPlan[]): void {
@@ -347,12 +418,14 @@ export class FakeRad69Server implements AsyncDisposable {
    * @param instances Instances, or raw Part-10 bytes.
    * @throws {TypeError} When raw bytes cannot be read as DICOM.
    *
-   * @example
+   * @example Add an instance built on the fly
    * ```ts
+   * import assert from "node:assert/strict";
    * import { buildDicomInstance, FakeRad69Server } from "@rad69/client/testing";
+   *
    * await using server = await FakeRad69Server.start();
    * server.addInstances([buildDicomInstance({ instanceUid: "1.2.3.4.5" })]);
-   * console.assert(server.instanceUids.includes("1.2.3.4.5"));
+   * assert.deepEqual(server.instanceUids, ["1.2.3.4.5"]);
    * ```
    */
   addInstances(instances: Iterable<FakeInstance | Uint8Array>): void {
@@ -363,16 +436,49 @@ export class FakeRad69Server implements AsyncDisposable {
   }
 
   /**
-   * Removes an instance.
+   * Removes an instance: later requests for it get the dialect's "not
+   * found" answer.
    *
    * @param instanceUid Its SOP Instance UID.
    * @returns `true` when it was there.
+   *
+   * @example An instance deleted from the archive
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Rad69Client, XDSMissingDocumentError } from "@rad69/client";
+   * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+   *
+   * const study = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+   * await using server = await FakeRad69Server.start({ instances: study });
+   * assert.ok(server.removeInstance(study[0]!.instanceUid));
+   * const client = new Rad69Client({ url: server.url });
+   * await assert.rejects(client.getDataset(study[0]!), XDSMissingDocumentError);
+   * ```
    */
   removeInstance(instanceUid: string): boolean {
     return this.#entries.delete(instanceUid);
   }
 
-  /** Forgets the recorded requests. */
+  /**
+   * Forgets the recorded requests (the next one gets `index` 0 again).
+   *
+   * @example Count the requests of one phase of a test
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Rad69Client } from "@rad69/client";
+   * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+   *
+   * const study = syntheticStudy({ series: 2, instancesPerSeries: 1 });
+   * await using server = await FakeRad69Server.start({ instances: study });
+   * const client = new Rad69Client({ url: server.url });
+   * await client.getDataset(study[0]!);
+   * server.clearRequests();
+   * for await (const _ of client.datasets(study)) {
+   *   // One request per series.
+   * }
+   * assert.equal(server.requests.length, 2);
+   * ```
+   */
   clearRequests(): void {
     this.#requests.length = 0;
   }
@@ -387,6 +493,22 @@ export class FakeRad69Server implements AsyncDisposable {
    * until the client cancels it or goes away. Consume or cancel every body.
    *
    * @returns When the server has fully stopped.
+   *
+   * @example Stop a server in a test's cleanup
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { FakeRad69Server } from "@rad69/client/testing";
+   *
+   * const server = await FakeRad69Server.start({ dialect: "nist" });
+   * try {
+   *   const response = await fetch(server.url); // not a POST
+   *   await response.body?.cancel();
+   *   assert.equal(response.status, 405);
+   * } finally {
+   *   await server.close();
+   * }
+   * await server.close(); // safe to call again
+   * ```
    */
   close(): Promise<void> {
     if (!this.#closed) {
@@ -403,6 +525,19 @@ export class FakeRad69Server implements AsyncDisposable {
    * Same as {@linkcode FakeRad69Server.close}, for `await using`.
    *
    * @returns When the server has fully stopped.
+   *
+   * @example Close the server at the end of a block
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { FakeRad69Server } from "@rad69/client/testing";
+   *
+   * let url: string;
+   * {
+   *   await using server = await FakeRad69Server.start();
+   *   url = server.url;
+   * } // closed here
+   * await assert.rejects(fetch(url, { method: "POST" }), TypeError);
+   * ```
    */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();

@@ -6,8 +6,10 @@
  * ({@linkcode FaultPlan}); and builders of valid DICOM Part-10 instances
  * ({@linkcode buildDicomInstance}, {@linkcode syntheticStudy}).
  *
- * @example Start a fake server with a synthetic study
+ * @example Test a client against a fake dcm4chee-arc
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client } from "@rad69/client";
  * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
  *
  * const study = syntheticStudy({ series: 2, instancesPerSeries: 3 });
@@ -16,9 +18,17 @@
  *   dialect: "cxf",
  *   expectedRepositoryUniqueId: "1.3.6.1.4.1.21367.13.80.110",
  * });
+ * assert.ok(server.url.endsWith("/rad69"));
+ * assert.equal(server.instanceUids.length, 6);
  * // Point a RAD-69 client at server.url; inspect server.requests afterwards.
- * console.assert(server.url.endsWith("/rad69"));
- * console.assert(server.instanceUids.length === 6);
+ * const client = new Rad69Client({
+ *   url: server.url,
+ *   repositoryUniqueId: "1.3.6.1.4.1.21367.13.80.110",
+ * });
+ * let count = 0;
+ * for await (const _ of client.datasets(study)) count++;
+ * assert.equal(count, 6);
+ * assert.deepEqual(server.requests.map((r) => r.documents.length), [3, 3]);
  * ```
  *
  * @module

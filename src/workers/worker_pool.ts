@@ -81,12 +81,34 @@ const DEFAULT_WORKER_URL = new URL("./retrieve_worker.ts", import.meta.url);
  * disposing the pool terminates them all (`using pool = new WorkerPool()`).
  *
  * @example Run one job
- * ```ts ignore
- * using pool = new WorkerPool({ size: 2 });
- * pool.submit(refs, toWorkerJobOptions({ url }, { prefetch: 16 }), {
- *   onMessage(message) { console.log(message.type); },
- *   onCrash(error) { console.error(error); },
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FakeRad69Server, syntheticStudy } from "../testing/mod.ts";
+ * import { toWorkerJobOptions } from "./_messages.ts";
+ * import { WorkerPool } from "./worker_pool.ts";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 2 });
+ * const refs = study.map(({ studyUid, seriesUid, instanceUid }) => ({
+ *   studyUid,
+ *   seriesUid,
+ *   instanceUid,
+ * }));
+ * await using server = await FakeRad69Server.start({ instances: study });
+ * using pool = new WorkerPool({ size: 1 });
+ * const options = toWorkerJobOptions({ url: server.url }, { prefetch: 16 });
+ * const types = await new Promise<string[]>((resolve, reject) => {
+ *   const seen: string[] = [];
+ *   pool.submit(refs, options, {
+ *     onMessage(message) {
+ *       seen.push(message.type);
+ *       if (message.type === "done") resolve(seen);
+ *       if (message.type === "error") reject(new Error(message.error.message));
+ *     },
+ *     onCrash: reject,
+ *   });
  * });
+ * assert.ok(types.includes("outcomes"));
+ * assert.equal(types.at(-1), "done");
  * ```
  */
 export class WorkerPool implements Disposable {
