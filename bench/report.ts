@@ -59,11 +59,14 @@ function sizesIn(text: string): number[] {
 }
 
 function bytesOf(name: string, group: string): number | undefined {
-  const own = sizesIn(name);
-  if (own.length > 0) return Math.max(...own);
-  const fromGroup = sizesIn(group);
-  return fromGroup.length > 0 ? Math.max(...fromGroup) : undefined;
+  // The largest size named is the data one iteration handles ("… 128.3 MiB
+  // answer" beats "1 MiB buffer" and "512 KiB instances").
+  const sizes = [...sizesIn(name), ...sizesIn(group)];
+  return sizes.length > 0 ? Math.max(...sizes) : undefined;
 }
+
+/** The CPU `deno bench` reported (the last run's). */
+let benchCpu = "";
 
 async function runBench(file: string): Promise<BenchRecord[]> {
   const command = new Deno.Command(Deno.execPath(), {
@@ -86,7 +89,11 @@ async function runBench(file: string): Promise<BenchRecord[]> {
   }
   const text = new TextDecoder().decode(out.stdout);
   const start = text.indexOf("{");
-  const json = JSON.parse(text.slice(start)) as { benches: BenchRecord[] };
+  const json = JSON.parse(text.slice(start)) as {
+    cpu?: string;
+    benches: BenchRecord[];
+  };
+  if (json.cpu) benchCpu = json.cpu;
   return json.benches;
 }
 
@@ -116,8 +123,12 @@ function rowsOf(file: string, records: BenchRecord[]): Row[] {
     groups.set(row.group, list);
   }
   for (const list of groups.values()) {
-    const base = list.find((r) => r.baseline) ?? list[0]!;
-    for (const row of list) row.ratio = base.avgMs / row.avgMs;
+    for (const row of list) {
+      // A group may hold several sizes, each with its own baseline.
+      const base = list.find((r) => r.baseline && r.bytes === row.bytes) ??
+        list.find((r) => r.baseline) ?? list[0]!;
+      row.ratio = base.avgMs / row.avgMs;
+    }
   }
   return rows;
 }
@@ -225,10 +236,9 @@ async function main(filters: string[]): Promise<void> {
     console.error(`running ${file} …`);
     rows.push(...rowsOf(file, await runBench(file)));
   }
-  const cpu = (await Deno.readTextFile("/proc/cpuinfo").catch(() => ""))
-    .match(/model name\s*:\s*(.*)/)?.[1] ?? "unknown CPU";
-  const env =
-    `${cpu}, ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`;
+  const env = `${
+    benchCpu || "an unnamed CPU"
+  }, ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`;
   const generated = markdown(rows, env);
   const readmeUrl = new URL("README.md", dir);
   const readme = await Deno.readTextFile(readmeUrl).catch(() =>
