@@ -187,25 +187,43 @@ function escapeXml(text: string): string {
 function svg(rows: Row[]): string {
   const bars = rows.filter((r) => r.gbps !== undefined);
   const max = Math.max(1e-9, ...bars.map((r) => r.gbps!));
-  const rowHeight = 18;
-  const labelWidth = 520;
-  const chartWidth = 360;
-  const height = bars.length * rowHeight + 40;
+  const rowHeight = 17;
+  const labelWidth = 420;
+  const chartWidth = 380;
+  const lines: { kind: "group" | "bar"; row?: Row; text: string }[] = [];
+  let group = "";
+  for (const r of bars) {
+    if (r.group !== group) {
+      group = r.group;
+      lines.push({ kind: "group", text: `${r.file} · ${r.group}` });
+    }
+    lines.push({ kind: "bar", row: r, text: r.name });
+  }
+  const height = lines.length * rowHeight + 34;
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${
-      labelWidth + chartWidth + 80
+      labelWidth + chartWidth + 110
     }" height="${height}" font-family="sans-serif" font-size="11">`,
-    `<text x="4" y="14" font-weight="bold">Throughput (GB/s) per contender; grey = group baseline</text>`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="6" y="16" font-weight="bold" font-size="13">Throughput (GB/s) per contender, ratio to the group's in-run baseline (grey)</text>`,
   ];
-  bars.forEach((r, i) => {
-    const y = 24 + i * rowHeight;
+  lines.forEach((line, i) => {
+    const y = 26 + i * rowHeight;
+    if (line.kind === "group") {
+      parts.push(
+        `<text x="6" y="${y + 12}" font-weight="bold">${
+          escapeXml(line.text.slice(0, 150))
+        }</text>`,
+      );
+      return;
+    }
+    const r = line.row!;
     const w = Math.max(1, (r.gbps! / max) * chartWidth);
-    const label = escapeXml(`${r.group} · ${r.name}`).slice(0, 90);
     parts.push(
-      `<text x="${labelWidth - 4}" y="${
-        y + 12
-      }" text-anchor="end">${label}</text>`,
-      `<rect x="${labelWidth}" y="${y + 2}" width="${w.toFixed(1)}" height="${
+      `<text x="${labelWidth - 6}" y="${y + 12}" text-anchor="end">${
+        escapeXml(line.text.slice(0, 70))
+      }</text>`,
+      `<rect x="${labelWidth}" y="${y + 3}" width="${w.toFixed(1)}" height="${
         rowHeight - 5
       }" fill="${r.baseline ? "#999" : "#3a7bd5"}"/>`,
       `<text x="${labelWidth + w + 4}" y="${y + 12}">${fmt(r.gbps)} (${
