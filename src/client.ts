@@ -33,11 +33,56 @@ import {
   type RetryOptions,
 } from "./retry.ts";
 
-/** A class of errors, as listed in `errorsToIgnore`. */
+/**
+ * A class of errors, as listed in `errorsToIgnore`.
+ *
+ * @example Skip instances the server does not have
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   type ErrorClass,
+ *   Rad69Client,
+ *   silentLogger,
+ *   XDSMissingDocumentError,
+ * } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const [kept, gone] = syntheticStudy({ series: 1, instancesPerSeries: 2 });
+ * await using server = await FakeRad69Server.start({ instances: [kept!] });
+ * const ignored: ErrorClass[] = [XDSMissingDocumentError];
+ * const client = new Rad69Client({
+ *   url: server.url,
+ *   errorsToIgnore: ignored,
+ *   logger: silentLogger,
+ * });
+ * const got = await Array.fromAsync(client.datasets([kept!, gone!]));
+ * assert.deepEqual(got.map((i) => i.ref.instanceUid), [kept!.instanceUid]);
+ * ```
+ */
 // deno-lint-ignore no-explicit-any
 export type ErrorClass = abstract new (...args: any[]) => Rad69Error;
 
-/** Options of {@linkcode Rad69Client}. */
+/**
+ * Options of {@linkcode Rad69Client}.
+ *
+ * @example Options for a dcm4chee-arc endpoint
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client, type Rad69ClientOptions } from "@rad69/client";
+ *
+ * const options: Rad69ClientOptions = {
+ *   url: "https://pacs.example:8443/dcm4chee-arc/xdsi/ImagingDocumentSource",
+ *   headers: { Authorization: "Bearer token" },
+ *   repositoryUniqueId: "1.2.840.99.1",
+ *   maxInstancesPerRequest: 100,
+ *   retries: 2,
+ *   idleTimeoutMs: 30_000,
+ * };
+ * using client = new Rad69Client(options);
+ * assert.equal(client.url, options.url);
+ * assert.throws(() => new Rad69Client({ ...options, retries: -1 }), RangeError);
+ * ```
+ */
 export interface Rad69ClientOptions extends ResponseLimits {
   /** The RAD-69 endpoint, e.g. `https://pacs:8443/dcm4chee-arc/xdsi/ImagingDocumentSource`. */
   url: string | URL;
@@ -193,7 +238,25 @@ export interface Rad69ClientOptions extends ResponseLimits {
   logger?: Rad69Logger;
 }
 
-/** TLS material for mutual TLS and private CAs, as PEM text. */
+/**
+ * TLS material for mutual TLS and private CAs, as PEM text.
+ *
+ * @example Give TLS material to a client
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client, type Rad69TlsOptions } from "@rad69/client";
+ *
+ * // In real use: PEM text read from files, e.g. the hospital's CA.
+ * const tls: Rad69TlsOptions = { caCerts: [] };
+ * using client = new Rad69Client({ url: "https://pacs.example/rad69", tls });
+ * assert.equal(client.url, "https://pacs.example/rad69");
+ * const keyless: Rad69TlsOptions = { cert: "-----BEGIN CERTIFICATE-----" };
+ * assert.throws(
+ *   () => new Rad69Client({ url: "https://pacs.example/rad69", tls: keyless }),
+ *   TypeError, // a certificate without its key
+ * );
+ * ```
+ */
 export interface Rad69TlsOptions {
   /** The client certificate chain (PEM), for mutual TLS. */
   readonly cert?: string;
@@ -245,7 +308,37 @@ export function createTlsHttpClient(tls: Rad69TlsOptions): Deno.HttpClient {
   return Deno.createHttpClient(options);
 }
 
-/** Per-call options. */
+/**
+ * Per-call options.
+ *
+ * @example Watch the attempts and bytes of one call
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   type AttemptReport,
+ *   Rad69Client,
+ *   type RetrieveCallOptions,
+ * } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+ * await using server = await FakeRad69Server.start({ instances: study });
+ * const client = new Rad69Client({ url: server.url });
+ * const attempts: AttemptReport[] = [];
+ * let bytes = 0;
+ * const options: RetrieveCallOptions = {
+ *   signal: new AbortController().signal,
+ *   onAttempt: (report) => attempts.push(report),
+ *   onBytes: (n) => bytes += n,
+ * };
+ * for await (const outcome of client.retrieve(study, options)) {
+ *   assert.equal(outcome.status, "delivered");
+ * }
+ * assert.equal(attempts.length, 1);
+ * assert.equal(attempts[0]!.delivered, 1);
+ * assert.ok(bytes > study[0]!.bytes.length); // the part plus MIME framing
+ * ```
+ */
 export interface RetrieveCallOptions {
   /** Stops this call (combined with the client's signal). */
   signal?: AbortSignal;

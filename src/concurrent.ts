@@ -26,7 +26,36 @@ import {
 } from "./workers/_messages.ts";
 import { type WorkerJob, WorkerPool } from "./workers/worker_pool.ts";
 
-/** Options of {@linkcode retrieveConcurrently}. */
+/**
+ * Options of {@linkcode retrieveConcurrently}.
+ *
+ * @example Two series at once, yielded in plan order
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   type ConcurrentRetrieveOptions,
+ *   planBatches,
+ *   retrieveConcurrently,
+ * } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 2, instancesPerSeries: 1 });
+ * await using server = await FakeRad69Server.start({ instances: study });
+ * const options: ConcurrentRetrieveOptions = {
+ *   url: server.url,
+ *   concurrency: 2,
+ *   workers: false, // concurrent exchanges on the main thread
+ *   ordered: true,
+ * };
+ * const outcomes = await Array.fromAsync(
+ *   retrieveConcurrently(planBatches(study), options),
+ * );
+ * assert.deepEqual(
+ *   outcomes.map((o) => `${o.status} ${o.ref.seriesUid}`),
+ *   study.map((i) => `delivered ${i.seriesUid}`),
+ * );
+ * ```
+ */
 export interface ConcurrentRetrieveOptions extends RetryOptions {
   /**
    * The most requests in flight at once (the number of workers).

@@ -11,6 +11,18 @@ import type { InstanceReference } from "./references.ts";
 /**
  * A dataset parsed by `dicom-parser` (elements indexed, values lazy): read
  * values with `string("x00100010")`, `uint16("x00280010")` and the like.
+ *
+ * @example Read values from a decoded instance
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeInstance, type DicomDataSet } from "@rad69/client";
+ * import { buildDicomInstance } from "@rad69/client/testing";
+ *
+ * const bytes = buildDicomInstance({ instanceUid: "1.2.3.4", rows: 16 });
+ * const dataset: DicomDataSet = decodeInstance(bytes, "1.2.3.4");
+ * assert.equal(dataset.string("x00080018"), "1.2.3.4");
+ * assert.equal(dataset.uint16("x00280010"), 16);
+ * ```
  */
 export type DicomDataSet = dicomParser.DataSet;
 

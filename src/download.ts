@@ -24,7 +24,34 @@ import {
 import type { AttemptReport } from "./retry.ts";
 import type { RegistryError } from "./soap/types.ts";
 
-/** An instance that was retrieved and written in this run. */
+/**
+ * An instance that was retrieved and written in this run.
+ *
+ * @example The files a download wrote
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type DeliveredEntry, Rad69Client } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 2 });
+ * await using server = await FakeRad69Server.start({ instances: study });
+ * using client = new Rad69Client({ url: server.url });
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   const report = await client.download(study, dir);
+ *   const written = report.entries.filter((e): e is DeliveredEntry =>
+ *     e.status === "delivered"
+ *   );
+ *   assert.equal(written.length, 2);
+ *   for (const entry of written) {
+ *     assert.equal((await Deno.stat(entry.path)).size, entry.bytes);
+ *     assert.deepEqual(entry.warnings, []);
+ *   }
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
 export interface DeliveredEntry {
   /** The instance arrived and its file was written. */
   readonly status: "delivered";
@@ -38,7 +65,31 @@ export interface DeliveredEntry {
   readonly warnings: readonly RegistryError[];
 }
 
-/** An instance whose complete file was already there (`resume`). */
+/**
+ * An instance whose complete file was already there (`resume`).
+ *
+ * @example Files found complete on resume
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client, type SkippedEntry } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+ * await using server = await FakeRad69Server.start({ instances: study });
+ * using client = new Rad69Client({ url: server.url });
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   await client.download(study, dir);
+ *   const again = await client.download(study, dir, { resume: true });
+ *   const entry = again.entries[0] as SkippedEntry;
+ *   assert.equal(entry.status, "skipped");
+ *   assert.equal(entry.bytes, study[0]!.bytes.length);
+ *   assert.equal(server.requests.length, 1); // nothing asked the second time
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
 export interface SkippedEntry {
   /** The file was already present and complete; nothing was requested. */
   readonly status: "skipped";
@@ -50,7 +101,37 @@ export interface SkippedEntry {
   readonly bytes: number;
 }
 
-/** An instance that did not arrive. */
+/**
+ * An instance that did not arrive.
+ *
+ * @example An instance the server does not have
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   type FailedEntry,
+ *   Rad69Client,
+ *   XDSMissingDocumentError,
+ * } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const [kept, gone] = syntheticStudy({ series: 1, instancesPerSeries: 2 });
+ * await using server = await FakeRad69Server.start({ instances: [kept!] });
+ * using client = new Rad69Client({ url: server.url });
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   const report = await client.download([kept!, gone!], dir);
+ *   const failed = report.entries.filter((e): e is FailedEntry =>
+ *     e.status === "failed"
+ *   );
+ *   assert.equal(failed.length, 1);
+ *   assert.equal(failed[0]!.ref.instanceUid, gone!.instanceUid);
+ *   assert.ok(failed[0]!.error instanceof XDSMissingDocumentError);
+ *   await assert.rejects(Deno.stat(failed[0]!.path), Deno.errors.NotFound);
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
 export interface FailedEntry {
   /** The instance was not delivered; no file was written for it. */
   readonly status: "failed";
@@ -64,10 +145,68 @@ export interface FailedEntry {
   readonly reason: string;
 }
 
-/** What became of one requested instance in a download. */
+/**
+ * What became of one requested instance in a download.
+ *
+ * @example One line per requested instance
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type DownloadEntry, Rad69Client } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * function line(entry: DownloadEntry): string {
+ *   switch (entry.status) {
+ *     case "delivered":
+ *     case "skipped":
+ *       return `${entry.status} ${entry.bytes} bytes`;
+ *     case "failed":
+ *       return `failed: ${entry.error.name}`;
+ *   }
+ * }
+ * const [kept, gone] = syntheticStudy({ series: 1, instancesPerSeries: 2 });
+ * await using server = await FakeRad69Server.start({ instances: [kept!] });
+ * using client = new Rad69Client({ url: server.url });
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   const report = await client.download([kept!, gone!], dir);
+ *   assert.deepEqual(report.entries.map(line), [
+ *     `delivered ${kept!.bytes.length} bytes`,
+ *     "failed: XDSMissingDocumentError",
+ *   ]);
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
 export type DownloadEntry = DeliveredEntry | SkippedEntry | FailedEntry;
 
-/** Progress of a download, as reported to `onProgress`. */
+/**
+ * Progress of a download, as reported to `onProgress`.
+ *
+ * @example Report progress
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type DownloadProgress, Rad69Client } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 2 });
+ * await using server = await FakeRad69Server.start({ instances: study });
+ * using client = new Rad69Client({ url: server.url });
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   const updates: DownloadProgress[] = [];
+ *   await client.download(study, dir, { onProgress: (p) => updates.push(p) });
+ *   const settled = updates.filter((p) => p.entry !== undefined);
+ *   assert.deepEqual(settled.map((p) => p.instancesDone), [1, 2]);
+ *   const last = updates.at(-1)!;
+ *   assert.equal(last.instancesTotal, 2);
+ *   assert.equal(last.delivered, 2);
+ *   assert.ok(last.bytesReceived > last.bytesWritten); // MIME framing
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
 export interface DownloadProgress {
   /** How many distinct instances were requested. */
   readonly instancesTotal: number;
@@ -98,7 +237,36 @@ export interface DownloadProgress {
   readonly entry?: DownloadEntry;
 }
 
-/** Options of {@linkcode downloadInstances}. */
+/**
+ * Options of {@linkcode downloadInstances}.
+ *
+ * @example Resume an interrupted download
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type DownloadOptions, Rad69Client } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 2 });
+ * await using server = await FakeRad69Server.start({ instances: study });
+ * using client = new Rad69Client({ url: server.url });
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   await client.download(study.slice(0, 1), dir); // a first, partial run
+ *   let attempts = 0;
+ *   const options: DownloadOptions = {
+ *     resume: true,
+ *     signal: new AbortController().signal,
+ *     onAttempt: () => attempts++,
+ *   };
+ *   const report = await client.download(study, dir, options);
+ *   assert.equal(report.skipped, 1);
+ *   assert.equal(report.delivered, 1);
+ *   assert.equal(attempts, 1);
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
 export interface DownloadOptions {
   /**
    * Skip instances whose final file is already present and complete (a
@@ -131,7 +299,32 @@ export interface DownloadOptions {
   onAttempt?: (report: AttemptReport) => void;
 }
 
-/** The outcome of {@linkcode downloadInstances}. */
+/**
+ * The outcome of {@linkcode downloadInstances}.
+ *
+ * @example Summarise a download
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type DownloadReport, Rad69Client } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const [kept, gone] = syntheticStudy({ series: 1, instancesPerSeries: 2 });
+ * await using server = await FakeRad69Server.start({ instances: [kept!] });
+ * using client = new Rad69Client({ url: server.url });
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   const report: DownloadReport = await client.download([kept!, gone!], dir);
+ *   assert.equal(report.dir, dir);
+ *   assert.equal(report.delivered, 1);
+ *   assert.equal(report.failed, 1);
+ *   assert.equal(report.totalBytes, kept!.bytes.length);
+ *   assert.equal(report.attempts.length, 1);
+ *   assert.equal(report.complete, false);
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
 export interface DownloadReport {
   /** The output folder, as given. */
   readonly dir: string;

@@ -8,7 +8,21 @@
 
 import type { InstanceReference } from "./references.ts";
 
-/** Options accepted by every error class of this package. */
+/**
+ * Options accepted by every error class of this package.
+ *
+ * @example Say which instance an error is about
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Error, type Rad69ErrorOptions } from "@rad69/client";
+ *
+ * const instance = { studyUid: "1.2", seriesUid: "1.2.3", instanceUid: "1.2.3.4" };
+ * const options: Rad69ErrorOptions = { instance, cause: new Error("EOF") };
+ * const error = new Rad69Error('Cannot read instance "1.2.3.4"', options);
+ * assert.equal(error.instance, instance);
+ * assert.equal(error.cause, options.cause);
+ * ```
+ */
 export interface Rad69ErrorOptions extends ErrorOptions {
   /** The instance this error is about, when it is about one. */
   instance?: InstanceReference;
@@ -142,7 +156,30 @@ export class InvalidUidError extends Rad69Error {
   }
 }
 
-/** Options of {@linkcode Rad69HttpError}. */
+/**
+ * Options of {@linkcode Rad69HttpError}.
+ *
+ * @example A 503 with Retry-After is transient
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   isTransientError,
+ *   Rad69HttpError,
+ *   type Rad69HttpErrorOptions,
+ * } from "@rad69/client";
+ *
+ * const options: Rad69HttpErrorOptions = {
+ *   status: 503,
+ *   url: "https://pacs.example/rad69",
+ *   bodyExcerpt: "<html>Service Unavailable</html>",
+ *   retryAfterSeconds: 2,
+ * };
+ * const error = new Rad69HttpError("Server busy", options);
+ * assert.equal(error.status, 503);
+ * assert.equal(error.retryAfterSeconds, 2);
+ * assert.ok(isTransientError(error));
+ * ```
+ */
 export interface Rad69HttpErrorOptions extends Rad69ErrorOptions {
   /** The HTTP status code. */
   status: number;
@@ -205,7 +242,28 @@ export class Rad69HttpError extends Rad69Error {
   }
 }
 
-/** Options of {@linkcode Rad69ServerError}. */
+/**
+ * Options of {@linkcode Rad69ServerError}.
+ *
+ * @example Keep the RegistryError's fields
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   Rad69ServerError,
+ *   type Rad69ServerErrorOptions,
+ * } from "@rad69/client";
+ *
+ * const options: Rad69ServerErrorOptions = {
+ *   code: "XDSUnknownRepositoryId",
+ *   context: "Unknown Repository UID [1.2.3]",
+ *   location: "1.2.3.4.5",
+ *   severity: "urn:oasis:names:tc:ebxml-regrep:ErrorSeverityType:Error",
+ * };
+ * const error = new Rad69ServerError("Repository refused", options);
+ * assert.equal(error.code, "XDSUnknownRepositoryId");
+ * assert.equal(error.location, "1.2.3.4.5");
+ * ```
+ */
 export interface Rad69ServerErrorOptions extends Rad69ErrorOptions {
   /** The `errorCode` of the RegistryError, or the SOAP Fault code. */
   code: string;
@@ -307,7 +365,25 @@ export class XDSMissingDocumentError extends Rad69ServerError {
   }
 }
 
-/** Options of {@linkcode SoapFaultError}. */
+/**
+ * Options of {@linkcode SoapFaultError}.
+ *
+ * @example A Receiver Fault carried by HTTP 500
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SoapFaultError, type SoapFaultErrorOptions } from "@rad69/client";
+ *
+ * const options: SoapFaultErrorOptions = {
+ *   code: "env:Receiver",
+ *   reason: "Database unavailable",
+ *   status: 500,
+ * };
+ * const error = new SoapFaultError("Server fault", options);
+ * assert.equal(error.reason, "Database unavailable");
+ * assert.equal(error.context, "Database unavailable"); // reason is the context
+ * assert.equal(error.subcode, "");
+ * ```
+ */
 export interface SoapFaultErrorOptions extends Rad69ErrorOptions {
   /** The Fault code value, e.g. `env:Sender`. */
   code: string;

@@ -41,7 +41,25 @@ export interface InstanceReference {
   readonly homeCommunityId?: string;
 }
 
-/** An instance given inside a {@linkcode SeriesReference}. */
+/**
+ * An instance given inside a {@linkcode SeriesReference}.
+ *
+ * @example An instance kept in another repository
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ChildInstance, toInstanceRefs } from "@rad69/client";
+ *
+ * const archived: ChildInstance = {
+ *   instanceUid: "1.2.3.4.6",
+ *   repositoryUniqueId: "1.2.840.99.2",
+ * };
+ * const refs = toInstanceRefs([
+ *   { studyUid: "1.2.3", seriesUid: "1.2.3.4", instances: ["1.2.3.4.5", archived] },
+ * ]);
+ * assert.equal(refs[0]!.repositoryUniqueId, undefined);
+ * assert.equal(refs[1]!.repositoryUniqueId, "1.2.840.99.2");
+ * ```
+ */
 export interface ChildInstance {
   /** SOP Instance UID. */
   readonly instanceUid: string;
@@ -77,7 +95,22 @@ export interface SeriesReference {
   readonly instances?: readonly (ChildInstance | string)[];
 }
 
-/** A series given inside a {@linkcode StudyReference}. */
+/**
+ * A series given inside a {@linkcode StudyReference}.
+ *
+ * @example Series of a study
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ChildSeries, toInstanceRefs } from "@rad69/client";
+ *
+ * const series: ChildSeries[] = [
+ *   { seriesUid: "1.2.3.1", instances: ["1.2.3.1.1"] },
+ *   { seriesUid: "1.2.3.2", instances: [{ instanceUid: "1.2.3.2.1" }] },
+ * ];
+ * const refs = toInstanceRefs([{ studyUid: "1.2.3", series }]);
+ * assert.deepEqual(refs.map((r) => r.seriesUid), ["1.2.3.1", "1.2.3.2"]);
+ * ```
+ */
 export interface ChildSeries {
   /** Series Instance UID. */
   readonly seriesUid: string;
@@ -110,7 +143,27 @@ export interface StudyReference {
   readonly series?: readonly ChildSeries[];
 }
 
-/** Anything that can be asked for: an instance, a series or a study. */
+/**
+ * Anything that can be asked for: an instance, a series or a study.
+ *
+ * @example Mix instances, series and studies
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Rad69Reference, toInstanceRefs } from "@rad69/client";
+ *
+ * const wanted: Rad69Reference[] = [
+ *   { studyUid: "1.2", seriesUid: "1.2.1", instanceUid: "1.2.1.1" },
+ *   { studyUid: "1.2", seriesUid: "1.2.1", instances: ["1.2.1.2"] },
+ *   { studyUid: "1.3", series: [{ seriesUid: "1.3.1", instances: ["1.3.1.1"] }] },
+ * ];
+ * const refs = toInstanceRefs(wanted);
+ * assert.deepEqual(refs.map((r) => r.instanceUid), [
+ *   "1.2.1.1",
+ *   "1.2.1.2",
+ *   "1.3.1.1",
+ * ]);
+ * ```
+ */
 export type Rad69Reference =
   | InstanceReference
   | SeriesReference

@@ -97,7 +97,29 @@ export type InstanceOutcome =
     readonly error: Rad69Error;
   };
 
-/** Size limits applied to an answer. */
+/**
+ * Size limits applied to an answer.
+ *
+ * @example Refuse parts larger than expected
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   LimitExceededError,
+ *   Rad69Client,
+ *   type ResponseLimits,
+ * } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+ * await using server = await FakeRad69Server.start({ instances: study });
+ * const limits: ResponseLimits = { maxRootPartSize: 64 * 1024, maxPartSize: 1024 };
+ * const client = new Rad69Client({ url: server.url, ...limits, retries: 0 });
+ * const [outcome] = await Array.fromAsync(client.retrieve(study));
+ * assert.equal(outcome!.status, "failed");
+ * assert.ok(outcome!.status === "failed" &&
+ *   outcome!.error instanceof LimitExceededError);
+ * ```
+ */
 export interface ResponseLimits {
   /**
    * The largest SOAP root part (or plain SOAP answer) accepted, in bytes.
@@ -125,7 +147,28 @@ export interface ResponseLimits {
   maxHeaderCount?: number;
 }
 
-/** Options of {@linkcode retrieveBatch}. */
+/**
+ * Options of {@linkcode retrieveBatch}.
+ *
+ * @example One exchange with the TypeScript engine
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { retrieveBatch, type RetrieveBatchOptions } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 2 });
+ * await using server = await FakeRad69Server.start({ instances: study });
+ * const options: RetrieveBatchOptions = {
+ *   url: server.url,
+ *   engine: "ts",
+ *   headers: { "x-request-id": "42" },
+ *   timeoutMs: 10_000,
+ * };
+ * const outcomes = await Array.fromAsync(retrieveBatch(study, options));
+ * assert.deepEqual(outcomes.map((o) => o.status), ["delivered", "delivered"]);
+ * assert.equal(server.requests[0]!.headers.get("x-request-id"), "42");
+ * ```
+ */
 export interface RetrieveBatchOptions
   extends
     Omit<BuildRetrieveRequestOptions, "url" | "messageId">,

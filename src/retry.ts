@@ -71,7 +71,30 @@ function retryAfterOf(error: Rad69Error | undefined): number | undefined {
   return undefined;
 }
 
-/** One attempt of an exchange, as reported to `onAttempt`. */
+/**
+ * One attempt of an exchange, as reported to `onAttempt`.
+ *
+ * @example A 503, then a success
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type AttemptReport, Rad69Client } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+ * await using server = await FakeRad69Server.start({ instances: study });
+ * server.enqueue({ http: { status: 503 } });
+ * const client = new Rad69Client({ url: server.url, retryBaseDelayMs: 1 });
+ * const reports: AttemptReport[] = [];
+ * for await (const _ of client.retrieve(study, { onAttempt: (r) => reports.push(r) })) {
+ *   // consume
+ * }
+ * assert.deepEqual(reports.map((r) => [r.attempt, r.delivered, r.retrying]), [
+ *   [1, 0, 1],
+ *   [2, 1, 0],
+ * ]);
+ * assert.equal(reports[0]!.transientError?.name, "Rad69HttpError");
+ * ```
+ */
 export interface AttemptReport {
   /** 1 for the first try. */
   readonly attempt: number;
@@ -89,7 +112,24 @@ export interface AttemptReport {
   readonly delayMs: number;
 }
 
-/** Options of {@linkcode retrieveWithRetries}. */
+/**
+ * Options of {@linkcode retrieveWithRetries}.
+ *
+ * @example No retry: a 503 fails the instance
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { retrieveWithRetries, type RetryOptions } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+ * await using server = await FakeRad69Server.start({ instances: study });
+ * server.enqueue({ http: { status: 503 } });
+ * const options: RetryOptions = { url: server.url, retries: 0 };
+ * const [outcome] = await Array.fromAsync(retrieveWithRetries(study, options));
+ * assert.equal(outcome!.status, "failed");
+ * assert.equal(server.requests.length, 1);
+ * ```
+ */
 export interface RetryOptions extends RetrieveBatchOptions {
   /**
    * How many times a transient failure is retried.

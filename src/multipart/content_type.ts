@@ -28,7 +28,19 @@ import { MultipartSyntaxError } from "../errors.ts";
  */
 export const MAX_BOUNDARY_LENGTH = 70;
 
-/** A parsed media type: essence and lower-cased parameter names. */
+/**
+ * A parsed media type: essence and lower-cased parameter names.
+ *
+ * @example Read a parameter
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type MediaType, parseMediaType } from "@rad69/client";
+ *
+ * const media: MediaType = parseMediaType('text/XML; Charset="UTF-8"');
+ * assert.equal(media.essence, "text/xml");
+ * assert.equal(media.params.get("charset"), "UTF-8");
+ * ```
+ */
 export interface MediaType {
   /** `type/subtype`, lower-cased. */
   readonly essence: string;
@@ -36,7 +48,25 @@ export interface MediaType {
   readonly params: ReadonlyMap<string, string>;
 }
 
-/** The parameters of a `multipart/related` answer that matter here. */
+/**
+ * The parameters of a `multipart/related` answer that matter here.
+ *
+ * @example A Vitrea (JavaMail) Content-Type, without start
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   type MultipartContentType,
+ *   parseMultipartContentType,
+ * } from "@rad69/client";
+ *
+ * const ct: MultipartContentType = parseMultipartContentType(
+ *   'multipart/related; boundary="----=_Part_0_1.2"; type="application/xop+xml"',
+ * );
+ * assert.equal(ct.essence, "multipart/related");
+ * assert.equal(ct.boundary, "----=_Part_0_1.2");
+ * assert.equal(ct.start, undefined); // the first part is the root
+ * ```
+ */
 export interface MultipartContentType extends MediaType {
   /** The boundary, without the leading `--`. */
   readonly boundary: string;

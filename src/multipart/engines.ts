@@ -11,6 +11,22 @@ import { WasmScanEngine } from "./wasm_scanner.ts";
 /**
  * The available delimiter search engines: `"wasm"` (SIMD, the default) and
  * `"ts"` (pure TypeScript).
+ *
+ * @example Both engines find the same delimiter
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MultipartParser, type ScanEngineKind } from "@rad69/client";
+ *
+ * const body = new TextEncoder().encode("--b\r\n\r\none\r\n--b--");
+ * const kinds: ScanEngineKind[] = ["wasm", "ts"];
+ * for (const engine of kinds) {
+ *   using parser = new MultipartParser("b", { engine });
+ *   assert.equal(parser.engineKind, engine);
+ *   parser.push(body, (part) => assert.equal(part.body.length, 3));
+ *   parser.finish();
+ *   assert.equal(parser.partCount, 1);
+ * }
+ * ```
  */
 export type ScanEngineKind = "wasm" | "ts";
 

@@ -17,7 +17,24 @@ import { parsePartHeaders } from "./part_headers.ts";
 import type { ScanEngine } from "./scan_engine.ts";
 import { createScanEngine, type ScanEngineKind } from "./engines.ts";
 
-/** One complete part of a multipart body. */
+/**
+ * One complete part of a multipart body.
+ *
+ * @example Where each part is
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type MultipartPart, MultipartParser } from "@rad69/client";
+ *
+ * const text = "--b\r\nContent-ID: <root>\r\n\r\n<xml/>\r\n--b\r\n\r\ndata\r\n--b--";
+ * using parser = new MultipartParser("b", { engine: "ts" });
+ * const parts: MultipartPart[] = [];
+ * parser.push(new TextEncoder().encode(text), (part) => parts.push(part));
+ * parser.finish();
+ * assert.deepEqual(parts.map((p) => p.index), [0, 1]);
+ * assert.equal(parts[0]!.headers.get("content-id"), "<root>");
+ * assert.equal(text.slice(parts[1]!.offset, parts[1]!.offset + 4), "data");
+ * ```
+ */
 export interface MultipartPart {
   /** 0-based position of the part in the body. */
   readonly index: number;
@@ -29,7 +46,34 @@ export interface MultipartPart {
   readonly offset: number;
 }
 
-/** Options of {@linkcode MultipartParser} and `MultipartSplitter`. */
+/**
+ * Options of {@linkcode MultipartParser} and `MultipartSplitter`.
+ *
+ * @example A larger cap for the root part only
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   LimitExceededError,
+ *   MultipartParser,
+ *   type MultipartParserOptions,
+ * } from "@rad69/client";
+ *
+ * const options: MultipartParserOptions = {
+ *   engine: "ts",
+ *   maxPartSize: (_headers, index) => index === 0 ? 1024 : 4,
+ *   maxHeaderCount: 8,
+ * };
+ * using parser = new MultipartParser("b", options);
+ * const body = "--b\r\n\r\nroot part\r\n--b\r\n\r\ntoo long\r\n--b--";
+ * const sizes: number[] = [];
+ * assert.throws(
+ *   () =>
+ *     parser.push(new TextEncoder().encode(body), (p) => sizes.push(p.body.length)),
+ *   LimitExceededError,
+ * );
+ * assert.deepEqual(sizes, [9]); // the root part passed
+ * ```
+ */
 export interface MultipartParserOptions {
   /**
    * The delimiter search engine: `"wasm"` (SIMD, the default), `"ts"` (pure

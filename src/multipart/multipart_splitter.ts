@@ -11,7 +11,26 @@ import {
   type MultipartPart,
 } from "./multipart_parser.ts";
 
-/** Options of {@linkcode MultipartSplitter}. */
+/**
+ * Options of {@linkcode MultipartSplitter}.
+ *
+ * @example Cap the part size of a stream
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   LimitExceededError,
+ *   MultipartSplitter,
+ *   type MultipartSplitterOptions,
+ * } from "@rad69/client";
+ *
+ * const options: MultipartSplitterOptions = { engine: "ts", maxPartSize: 4 };
+ * const body = new Response("--b\r\n\r\ntoo long\r\n--b--").body!;
+ * await assert.rejects(
+ *   Array.fromAsync(body.pipeThrough(new MultipartSplitter("b", options))),
+ *   LimitExceededError,
+ * );
+ * ```
+ */
 export type MultipartSplitterOptions = MultipartParserOptions;
 
 /**

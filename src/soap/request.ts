@@ -88,7 +88,31 @@ const WSA_ANONYMOUS = "http://www.w3.org/2005/08/addressing/anonymous";
 // deno-lint-ignore no-control-regex
 const NOT_XML_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
 
-/** Options of {@linkcode buildRetrieveRequest}. */
+/**
+ * Options of {@linkcode buildRetrieveRequest}.
+ *
+ * @example Ask through an Initiating Imaging Gateway
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   buildRetrieveRequest,
+ *   type BuildRetrieveRequestOptions,
+ * } from "@rad69/client";
+ *
+ * const options: BuildRetrieveRequestOptions = {
+ *   url: "https://gateway.example/rad69",
+ *   homeCommunityId: "urn:oid:1.2.3",
+ *   transferSyntaxes: ["1.2.840.10008.1.2.1"],
+ *   messageId: "urn:uuid:00000000-0000-4000-8000-000000000001",
+ * };
+ * const request = buildRetrieveRequest(
+ *   [{ studyUid: "1.2.3", seriesUid: "1.2.3.4", instanceUid: "1.2.3.4.5" }],
+ *   options,
+ * );
+ * assert.equal(request.messageId, options.messageId);
+ * assert.ok(request.xml.includes(">urn:oid:1.2.3</"));
+ * ```
+ */
 export interface BuildRetrieveRequestOptions {
   /** The endpoint URL the request is sent to, sent as `wsa:To`. */
   url: string;
@@ -130,7 +154,30 @@ export interface BuildRetrieveRequestOptions {
   messageId?: string;
 }
 
-/** A request ready to be POSTed. */
+/**
+ * A request ready to be POSTed.
+ *
+ * @example POST a built request
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { buildRetrieveRequest, type RetrieveRequest } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+ * await using server = await FakeRad69Server.start({ instances: study });
+ * const request: RetrieveRequest = buildRetrieveRequest(study, {
+ *   url: server.url,
+ * });
+ * const response = await fetch(server.url, {
+ *   method: "POST",
+ *   headers: { "content-type": request.contentType },
+ *   body: request.body as Uint8Array<ArrayBuffer>,
+ * });
+ * await response.body?.cancel();
+ * assert.equal(response.status, 200);
+ * assert.equal(server.requests[0]!.messageId, request.messageId);
+ * ```
+ */
 export interface RetrieveRequest {
   /** The HTTP body: the SOAP envelope, or the MTOM package holding it. */
   readonly body: Uint8Array;

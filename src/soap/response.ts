@@ -483,7 +483,29 @@ export function findSoapFault(
   return fault ? faultError(fault, httpStatus) : undefined;
 }
 
-/** Options of {@linkcode parseRetrieveResponse}. */
+/**
+ * Options of {@linkcode parseRetrieveResponse}.
+ *
+ * @example Report the HTTP status of a Fault
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   parseRetrieveResponse,
+ *   type ParseRetrieveResponseOptions,
+ *   SoapFaultError,
+ * } from "@rad69/client";
+ *
+ * const fault = `<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope">
+ * <env:Body><env:Fault><env:Code><env:Value>env:Receiver</env:Value></env:Code>
+ * <env:Reason><env:Text xml:lang="en">Busy</env:Text></env:Reason>
+ * </env:Fault></env:Body></env:Envelope>`;
+ * const options: ParseRetrieveResponseOptions = { httpStatus: 503 };
+ * assert.throws(
+ *   () => parseRetrieveResponse(fault, options),
+ *   (e) => e instanceof SoapFaultError && e.status === 503 && e.reason === "Busy",
+ * );
+ * ```
+ */
 export interface ParseRetrieveResponseOptions {
   /**
    * The HTTP status that carried the answer, reported in a

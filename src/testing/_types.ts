@@ -33,6 +33,26 @@
  *   `Content-Disposition` headers, no Content-IDs and no `start` (clients must
  *   map parts by order).
  * - `"inline"`: plain `application/soap+xml` with inline base64 Documents.
+ *
+ * @example The same retrieval from three imitated servers
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client } from "@rad69/client";
+ * import {
+ *   type FakeDialect,
+ *   FakeRad69Server,
+ *   syntheticStudy,
+ * } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 2 });
+ * const dialects: FakeDialect[] = ["cxf", "vitrea", "nist"];
+ * for (const dialect of dialects) {
+ *   await using server = await FakeRad69Server.start({ instances: study, dialect });
+ *   const client = new Rad69Client({ url: server.url });
+ *   const got = await Array.fromAsync(client.datasets(study));
+ *   assert.equal(got.length, 2, dialect);
+ * }
+ * ```
  */
 export type FakeDialect =
   | "cxf"
@@ -43,7 +63,27 @@ export type FakeDialect =
   | "form-data"
   | "inline";
 
-/** An instance the fake server holds. */
+/**
+ * An instance the fake server holds.
+ *
+ * @example Serve an instance built by hand
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client } from "@rad69/client";
+ * import {
+ *   buildDicomInstance,
+ *   type FakeInstance,
+ *   FakeRad69Server,
+ * } from "@rad69/client/testing";
+ *
+ * const uids = { studyUid: "1.2.3", seriesUid: "1.2.3.4", instanceUid: "1.2.3.4.5" };
+ * const instance: FakeInstance = { ...uids, bytes: buildDicomInstance(uids) };
+ * await using server = await FakeRad69Server.start({ instances: [instance] });
+ * const client = new Rad69Client({ url: server.url });
+ * const got = await client.getDataset(uids);
+ * assert.deepEqual(got.bytes, instance.bytes);
+ * ```
+ */
 export interface FakeInstance {
   /** Study Instance UID. */
   readonly studyUid: string;
@@ -55,7 +95,32 @@ export interface FakeInstance {
   readonly bytes: Uint8Array;
 }
 
-/** One DocumentRequest as the fake server read it. */
+/**
+ * One DocumentRequest as the fake server read it.
+ *
+ * @example Check the DocumentRequests sent
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client } from "@rad69/client";
+ * import {
+ *   FakeRad69Server,
+ *   type RequestedDocument,
+ *   syntheticStudy,
+ * } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+ * await using server = await FakeRad69Server.start({ instances: study });
+ * const client = new Rad69Client({
+ *   url: server.url,
+ *   repositoryUniqueId: "1.2.840.99.1",
+ * });
+ * await client.getDataset(study[0]!);
+ * const [doc]: readonly RequestedDocument[] = server.requests[0]!.documents;
+ * assert.equal(doc!.documentUniqueId, study[0]!.instanceUid);
+ * assert.equal(doc!.repositoryUniqueId, "1.2.840.99.1");
+ * assert.equal(doc!.homeCommunityId, undefined);
+ * ```
+ */
 export interface RequestedDocument {
   /** `@studyInstanceUID` of the enclosing StudyRequest. */
   readonly studyUid: string;
@@ -69,7 +134,30 @@ export interface RequestedDocument {
   readonly homeCommunityId?: string;
 }
 
-/** A request the fake server received, as recorded in `server.requests`. */
+/**
+ * A request the fake server received, as recorded in `server.requests`.
+ *
+ * @example Inspect what the client sent
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client } from "@rad69/client";
+ * import {
+ *   FakeRad69Server,
+ *   type RecordedRequest,
+ *   syntheticStudy,
+ * } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 2 });
+ * await using server = await FakeRad69Server.start({ instances: study });
+ * const client = new Rad69Client({ url: server.url, mtom: true });
+ * await Array.fromAsync(client.datasets(study));
+ * const request: RecordedRequest = server.requests[0]!;
+ * assert.ok(request.valid);
+ * assert.ok(request.mtom);
+ * assert.equal(request.to, server.url);
+ * assert.deepEqual(request.documentUniqueIds, study.map((i) => i.instanceUid));
+ * ```
+ */
 export interface RecordedRequest {
   /** 0-based position among the requests this server received. */
   readonly index: number;
@@ -113,7 +201,35 @@ export interface RecordedRequest {
   readonly transferSyntaxes: readonly string[];
 }
 
-/** A RegistryError the fake server adds to its answer. */
+/**
+ * A RegistryError the fake server adds to its answer.
+ *
+ * @example A warning next to a delivered instance
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client } from "@rad69/client";
+ * import {
+ *   FakeRad69Server,
+ *   type FakeRegistryError,
+ *   syntheticStudy,
+ * } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+ * const warning: FakeRegistryError = {
+ *   code: "XDSRegistryMetadataError",
+ *   context: "Transfer syntax changed",
+ *   location: study[0]!.instanceUid,
+ *   severity: "Warning",
+ * };
+ * await using server = await FakeRad69Server.start({
+ *   instances: study,
+ *   plan: { status: "Success", errors: [warning] },
+ * });
+ * const client = new Rad69Client({ url: server.url });
+ * const instance = await client.getDataset(study[0]!);
+ * assert.deepEqual(instance.warnings.map((w) => w.code), [warning.code]);
+ * ```
+ */
 export interface FakeRegistryError {
   /** `@errorCode`, e.g. `"XDSDocumentUniqueIdError"`. */
   readonly code: string;
@@ -137,7 +253,32 @@ export interface FakeRegistryError {
   readonly severity?: string;
 }
 
-/** A SOAP 1.2 Fault answer. */
+/**
+ * A SOAP 1.2 Fault answer.
+ *
+ * @example A Sender Fault is not retried
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client, SoapFaultError } from "@rad69/client";
+ * import {
+ *   FakeRad69Server,
+ *   type FakeSoapFault,
+ *   syntheticStudy,
+ * } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+ * await using server = await FakeRad69Server.start({ instances: study });
+ * const fault: FakeSoapFault = { code: "Sender", reason: "Malformed request" };
+ * server.enqueue({ soapFault: fault });
+ * const client = new Rad69Client({ url: server.url });
+ * const [outcome] = await Array.fromAsync(client.retrieve(study));
+ * assert.ok(outcome!.status === "failed");
+ * assert.ok(outcome.error instanceof SoapFaultError);
+ * assert.equal(outcome.error.reason, "Malformed request");
+ * assert.equal(outcome.error.status, 400);
+ * assert.equal(server.requests.length, 1);
+ * ```
+ */
 export interface FakeSoapFault {
   /**
    * `env:Code/env:Value` local name.
@@ -179,7 +320,31 @@ export interface FakeSoapFault {
   readonly multipart?: boolean;
 }
 
-/** A raw HTTP answer that replaces the RAD-69 answer. */
+/**
+ * A raw HTTP answer that replaces the RAD-69 answer.
+ *
+ * @example An HTTP 401 from a proxy
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client, Rad69HttpError } from "@rad69/client";
+ * import {
+ *   type FakeHttpReply,
+ *   FakeRad69Server,
+ *   syntheticStudy,
+ * } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+ * await using server = await FakeRad69Server.start({ instances: study });
+ * const reply: FakeHttpReply = { status: 401, body: "<h1>Login required</h1>" };
+ * server.enqueue({ http: reply });
+ * const client = new Rad69Client({ url: server.url });
+ * const [outcome] = await Array.fromAsync(client.retrieve(study));
+ * assert.ok(outcome!.status === "failed");
+ * assert.ok(outcome.error instanceof Rad69HttpError);
+ * assert.equal(outcome.error.status, 401);
+ * assert.match(outcome.error.bodyExcerpt, /Login required/);
+ * ```
+ */
 export interface FakeHttpReply {
   /** HTTP status, e.g. 401, 502, 503. */
   readonly status: number;
@@ -197,7 +362,30 @@ export interface FakeHttpReply {
   readonly headers?: HeadersInit;
 }
 
-/** An unreferenced extra MIME part. */
+/**
+ * An unreferenced extra MIME part.
+ *
+ * @example An unreferenced part before the root is ignored
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client } from "@rad69/client";
+ * import {
+ *   type FakeExtraPart,
+ *   FakeRad69Server,
+ *   syntheticStudy,
+ * } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+ * const extraPart: FakeExtraPart = { position: "afterRoot", body: "hello" };
+ * await using server = await FakeRad69Server.start({
+ *   instances: study,
+ *   plan: { extraPart },
+ * });
+ * const client = new Rad69Client({ url: server.url });
+ * const instance = await client.getDataset(study[0]!);
+ * assert.deepEqual(instance.bytes, study[0]!.bytes);
+ * ```
+ */
 export interface FakeExtraPart {
   /**
    * Part Content-Type.
@@ -418,12 +606,61 @@ export interface FaultPlan {
   readonly stall?: { readonly at?: number; readonly ms?: number };
 }
 
-/** The per-request hook of {@linkcode FakeRad69ServerOptions.onRequest}. */
+/**
+ * The per-request hook of {@linkcode FakeRad69ServerOptions.onRequest}.
+ *
+ * @example Fail the first request only
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client } from "@rad69/client";
+ * import {
+ *   FakeRad69Server,
+ *   type FakeRequestHook,
+ *   syntheticStudy,
+ * } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+ * const onRequest: FakeRequestHook = (request) =>
+ *   request.index === 0 ? { http: { status: 502 } } : undefined;
+ * await using server = await FakeRad69Server.start({ instances: study, onRequest });
+ * const client = new Rad69Client({ url: server.url, retryBaseDelayMs: 1 });
+ * const instance = await client.getDataset(study[0]!);
+ * assert.equal(instance.ref.instanceUid, study[0]!.instanceUid);
+ * assert.equal(server.requests.length, 2); // the 502 was retried
+ * ```
+ */
 export type FakeRequestHook = (
   request: RecordedRequest,
 ) => FaultPlan | undefined | Promise<FaultPlan | undefined>;
 
-/** Options of `FakeRad69Server.start()`. */
+/**
+ * Options of `FakeRad69Server.start()`.
+ *
+ * @example A strict server that wants MTOM requests
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client, SoapFaultError } from "@rad69/client";
+ * import {
+ *   FakeRad69Server,
+ *   type FakeRad69ServerOptions,
+ *   syntheticStudy,
+ * } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+ * const options: FakeRad69ServerOptions = {
+ *   instances: study,
+ *   dialect: "wcf",
+ *   path: "/xdsi/ImagingDocumentSource",
+ *   requireMtom: true,
+ * };
+ * await using server = await FakeRad69Server.start(options);
+ * assert.ok(server.url.endsWith("/xdsi/ImagingDocumentSource"));
+ * const plain = new Rad69Client({ url: server.url });
+ * await assert.rejects(plain.getDataset(study[0]!), SoapFaultError);
+ * const mtom = new Rad69Client({ url: server.url, mtom: true });
+ * assert.deepEqual((await mtom.getDataset(study[0]!)).bytes, study[0]!.bytes);
+ * ```
+ */
 export interface FakeRad69ServerOptions {
   /**
    * Instances to serve: `{ studyUid, seriesUid, instanceUid, bytes }`

@@ -22,10 +22,48 @@ const DEFAULT_ROOT = "1.2.826.0.1.3680043.10.1234";
  * What the pixel data of a built instance contains: `"12bit"` (values
  * 0–4095, a gradient plus seeded noise, like a CT; the default), `"random"`
  * (seeded random bytes, which do not compress) or `"zero"`.
+ *
+ * @example All-zero pixels
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeInstance } from "@rad69/client";
+ * import { buildDicomInstance, type PixelContent } from "@rad69/client/testing";
+ *
+ * const pixelContent: PixelContent = "zero";
+ * const bytes = buildDicomInstance({ instanceUid: "1.2.3", pixelContent });
+ * const pixels = decodeInstance(bytes, "1.2.3").elements["x7fe00010"]!;
+ * const data = bytes.subarray(pixels.dataOffset, pixels.dataOffset + pixels.length);
+ * assert.equal(data.length, 64 * 64 * 2);
+ * assert.ok(data.every((b) => b === 0));
+ * ```
  */
 export type PixelContent = "12bit" | "random" | "zero";
 
-/** Options of {@linkcode buildDicomInstance}. */
+/**
+ * Options of {@linkcode buildDicomInstance}.
+ *
+ * @example An MR image of a named patient
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeInstance } from "@rad69/client";
+ * import {
+ *   buildDicomInstance,
+ *   type DicomInstanceOptions,
+ * } from "@rad69/client/testing";
+ *
+ * const options: DicomInstanceOptions = {
+ *   instanceUid: "1.2.3.4.5",
+ *   modality: "MR",
+ *   patientName: "DOE^JANE",
+ *   rows: 32,
+ *   columns: 16,
+ * };
+ * const dataset = decodeInstance(buildDicomInstance(options), "1.2.3.4.5");
+ * assert.equal(dataset.string("x00080060"), "MR");
+ * assert.equal(dataset.string("x00100010"), "DOE^JANE");
+ * assert.equal(dataset.uint16("x00280011"), 16);
+ * ```
+ */
 export interface DicomInstanceOptions {
   /**
    * Study Instance UID (0020,000D).
@@ -130,7 +168,21 @@ export interface DicomInstanceOptions {
   seriesNumber?: number;
 }
 
-/** One instance of a {@linkcode syntheticStudy}. */
+/**
+ * One instance of a {@linkcode syntheticStudy}.
+ *
+ * @example The UIDs match the bytes
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeInstance } from "@rad69/client";
+ * import { type SyntheticInstance, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const [first]: SyntheticInstance[] = syntheticStudy({ series: 1 });
+ * const dataset = decodeInstance(first!.bytes, first!.instanceUid);
+ * assert.equal(dataset.string("x0020000d"), first!.studyUid);
+ * assert.equal(dataset.string("x0020000e"), first!.seriesUid);
+ * ```
+ */
 export interface SyntheticInstance {
   /** Study Instance UID. */
   readonly studyUid: string;
@@ -142,7 +194,30 @@ export interface SyntheticInstance {
   readonly bytes: Uint8Array;
 }
 
-/** Options of {@linkcode syntheticStudy}. */
+/**
+ * Options of {@linkcode syntheticStudy}.
+ *
+ * @example UIDs under your own root
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   syntheticStudy,
+ *   type SyntheticStudyOptions,
+ * } from "@rad69/client/testing";
+ *
+ * const options: SyntheticStudyOptions = {
+ *   series: 2,
+ *   instancesPerSeries: 2,
+ *   root: "1.2.3",
+ *   seed: 7,
+ *   pixelBytes: 1024,
+ * };
+ * const study = syntheticStudy(options);
+ * assert.equal(study.length, 4);
+ * assert.equal(study[0]!.studyUid, "1.2.3.7");
+ * assert.equal(study[2]!.instanceUid, "1.2.3.7.2.1");
+ * ```
+ */
 export interface SyntheticStudyOptions {
   /**
    * Number of series.
