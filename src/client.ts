@@ -207,15 +207,18 @@ export interface Rad69ClientOptions extends ResponseLimits {
    */
   concurrency?: number;
   /**
-   * With `concurrency` > 1, run the requests in Web Workers (`true`), or as
-   * concurrent exchanges on the main thread (`false`). `"auto"` uses workers
-   * only when the machine has at least 4 logical cores: on a 2-core machine
-   * the main thread is as fast for latency-bound servers and often faster
-   * for local ones (see bench/README.md). A custom `fetch` or `client` cannot
-   * be sent to a worker: the requests then run on the main thread (logged at
-   * debug level). Give `tls` instead of `client` to keep workers.
+   * With `concurrency` > 1, where the requests run. Left out (the default):
+   * in Web Workers, started in the background while a logical core is free
+   * (the first requests, and all of them while the CPU is busy, run on the
+   * main thread meanwhile), so workers are used where they help and never
+   * take CPU a busy small machine does not have. `true`: in Web Workers
+   * always. `false`: concurrent exchanges on the main thread. `"auto"`:
+   * workers only on machines with at least 4 logical cores. A custom `fetch`
+   * or `client` cannot be sent to a worker: the requests then run on the
+   * main thread (logged at debug level). Give `tls` instead of `client` to
+   * keep workers.
    *
-   * @default {true}
+   * @default {undefined: workers when a core is free}
    */
   workers?: boolean | "auto";
   /**
@@ -639,6 +642,7 @@ export class Rad69Client implements Disposable {
         ...this.#batchOptions(signal, call),
         concurrency,
         workers: resolveWorkers(this.#options.workers),
+        adaptive: this.#options.workers === undefined,
         ordered: this.#options.ordered ?? false,
       };
       if (

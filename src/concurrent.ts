@@ -24,7 +24,12 @@ import {
   type WorkerJobOptions,
   type WorkerToMainMessage,
 } from "./workers/_messages.ts";
-import { type WorkerJob, WorkerPool } from "./workers/worker_pool.ts";
+import process from "node:process";
+import {
+  type WorkerJob,
+  WorkerPool,
+  type WorkerPoolOptions,
+} from "./workers/worker_pool.ts";
 
 /**
  * Options of {@linkcode retrieveConcurrently}.
@@ -92,6 +97,14 @@ export interface ConcurrentRetrieveOptions extends RetryOptions {
    */
   prefetch?: number;
   /**
+   * Start background workers only while a logical core is free (measured
+   * from the process's CPU time); until then requests run on the main
+   * thread. Needs warm start.
+   *
+   * @default {false}
+   */
+  adaptive?: boolean;
+  /**
    * Start requests on the main thread while the workers load, instead of
    * waiting for them: creating a worker and loading its modules takes
    * 50 to 150 ms, and the first requests would wait that long. Workers are
@@ -118,6 +131,30 @@ export interface ConcurrentRetrieveOptions extends RetryOptions {
  * thread to create, and 50 to 150 ms to load).
  */
 const WARM_START_DELAY_MS = 50;
+
+/**
+ * A spawn gate that lets a worker start only while a core is free: it
+ * measures the process's CPU time since the last check and allows a start
+ * when at least one logical core was idle. With warm start, requests keep
+ * running on the main thread meanwhile, so a CPU-bound call on a small
+ * machine (where a worker would only take CPU from the main thread) never
+ * pays for workers, and a latency-bound one gets them.
+ */
+function spareCoreGate(): () => boolean {
+  const cores = Math.max(1, navigator.hardwareConcurrency ?? 1);
+  let lastCpu = process.cpuUsage();
+  let lastWall = performance.now();
+  return () => {
+    const now = performance.now();
+    const used = process.cpuUsage(lastCpu);
+    const wall = now - lastWall;
+    lastCpu = process.cpuUsage();
+    lastWall = now;
+    if (wall <= 0) return false;
+    const busyCores = (used.user + used.system) / 1000 / wall;
+    return cores - busyCores >= 1;
+  };
+}
 
 /** A FIFO queue with O(1) take. */
 class Fifo<T> {
@@ -437,12 +474,12 @@ export async function* retrieveConcurrently(
 
   const createPool = (): WorkerPool => {
     const size = Math.min(concurrency, total);
-    const created = new WorkerPool(
-      options.workerUrl === undefined
-        ? { size }
-        : { size, workerUrl: options.workerUrl },
-    );
-    return created;
+    const poolOptions: WorkerPoolOptions = { size };
+    if (options.workerUrl !== undefined) {
+      poolOptions.workerUrl = options.workerUrl;
+    }
+    if (options.adaptive) poolOptions.spawnGate = spareCoreGate();
+    return new WorkerPool(poolOptions);
   };
 
   const startInWorker = (state: BatchState, pool: WorkerPool) => {

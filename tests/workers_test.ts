@@ -1234,3 +1234,46 @@ Deno.test('Rad69Client with workers: "auto" uses workers only on 4+ cores', asyn
     TypeError,
   );
 });
+
+Deno.test("WorkerPool.prestart() waits while its spawn gate says no, then starts", async () => {
+  await trackingWorkers(async (_live, spawned) => {
+    let open = false;
+    let asked = 0;
+    using pool = new WorkerPool({
+      size: 1,
+      spawnGate: () => {
+        asked++;
+        return open;
+      },
+    });
+    pool.prestart(1, 0);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    assert.ok(asked >= 2, `the gate was asked again (${asked} times)`);
+    assert.equal(spawned(), 0, "no worker while the gate is closed");
+    assert.equal(pool.starting, 1, "the start is only postponed");
+    open = true;
+    const deadline = Date.now() + 5000;
+    while (spawned() === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(spawned(), 1, "the worker starts once the gate opens");
+  });
+});
+
+Deno.test("Rad69Client by default starts workers for a latency-bound call (idle CPU)", async () => {
+  await trackingWorkers(async (_live, spawned) => {
+    await using server = await FakeRad69Server.start({
+      instances: STUDY,
+      plan: { latencyMs: 300 },
+    });
+    const client = new Rad69Client({
+      url: server.url,
+      concurrency: 2,
+      logger: quiet,
+    });
+    const got = await collect(client.retrieve(REFS));
+    assertDeliveredBytes(got);
+    assert.equal(uids(got, "delivered").length, REFS.length);
+    assert.ok(spawned() > 0, "a worker was started while the CPU was idle");
+  });
+});

@@ -28,7 +28,18 @@ export interface WorkerPoolOptions {
    * @default {the package's `retrieve_worker.ts`}
    */
   workerUrl?: string | URL;
+  /**
+   * Asked before each background start (`prestart()`): `false` postpones it
+   * (asked again shortly). Lets the caller start workers only when a core is
+   * free for them.
+   *
+   * @default {undefined: always start}
+   */
+  spawnGate?: () => boolean;
 }
+
+/** How long a postponed background start waits before asking again. */
+const SPAWN_GATE_RECHECK_MS = 100;
 
 /** What a job's owner hears about it. */
 export interface WorkerJobListener {
@@ -122,6 +133,7 @@ export class WorkerPool implements Disposable {
   #prestartTarget = 0;
   #loadFailure: string | undefined;
   #prestartTimer: ReturnType<typeof setTimeout> | undefined;
+  #spawnGate: (() => boolean) | undefined;
 
   /**
    * Creates an empty pool; no worker starts before a job is submitted.
@@ -138,6 +150,7 @@ export class WorkerPool implements Disposable {
     }
     this.#size = size;
     this.#url = String(options.workerUrl ?? DEFAULT_WORKER_URL);
+    this.#spawnGate = options.spawnGate;
   }
 
   /** The most workers alive at once. */
@@ -205,6 +218,10 @@ export class WorkerPool implements Disposable {
     this.#prestartTimer = setTimeout(() => {
       this.#prestartTimer = undefined;
       if (this.#disposed) return;
+      if (this.#spawnGate && !this.#spawnGate()) {
+        this.#schedulePrestart(SPAWN_GATE_RECHECK_MS);
+        return;
+      }
       if (this.#slots.length < this.#prestartTarget) this.#spawn();
       this.#schedulePrestart();
     }, delayMs);
