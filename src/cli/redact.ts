@@ -5,6 +5,8 @@
  * @module
  */
 
+import { redactText } from "../redact.ts";
+
 /**
  * Replaces known secret strings with `[REDACTED]` in any text.
  *
@@ -49,10 +51,6 @@ export class Redactor {
    * @returns The text with each secret replaced by `[REDACTED]`.
    */
   redact(text: string): string {
-    let out = text;
-    for (const secret of this.#secrets) {
-      out = out.replaceAll(secret, "[REDACTED]");
-    }
-    return out;
+    return redactText(text, this.#secrets);
   }
 }
