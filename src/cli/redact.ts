@@ -27,7 +27,7 @@ export class Redactor {
   /**
    * Adds a secret. A value of the form `Scheme credentials` also adds the
    * credentials alone; the URL-encoded form is added too. Values shorter
-   * than 3 characters are not tracked (replacing them would garble UIDs).
+   * than 4 characters are not redacted (replacing them would garble UIDs).
    *
    * @param secret The secret.
    */
@@ -37,7 +37,7 @@ export class Redactor {
     if (scheme) values.add(scheme[1]!.trim());
     for (const value of [...values]) values.add(encodeURIComponent(value));
     for (const value of values) {
-      if (value.length >= 3 && !this.#secrets.includes(value)) {
+      if (value.length >= 4 && !this.#secrets.includes(value)) {
         this.#secrets.push(value);
       }
     }
