@@ -10,11 +10,12 @@
  *   (`retrieveConcurrently()` with `warmStart: false`), and 4 concurrent
  *   exchanges on the main thread. Goal: 4 workers ≥ 3.5×.
  * - Group "fast local": no latency, no pacing. Baseline: single-threaded;
- *   contenders: 2 and 4 workers, 2 workers from the first request, and 4 on
- *   the main thread. Goal: workers not slower than the baseline.
+ *   contenders: 2 and 4 with the default `workers` (a worker starts only
+ *   while a core is idle), 2 workers from the first request, and 4 on the
+ *   main thread. Goal: workers not slower than the baseline.
  *
- * Each fake server runs in its own Web Worker (this module, started with
- * `new Worker(import.meta.url)`), so building and writing the answers does
+ * Each fake server runs in its own Web Worker (`bench/_bench_server.ts`,
+ * random 12-bit pixel data), so building and writing the answers does
  * not run on the client's event loop; on a 2-core machine the server, the
  * client's workers and Deno's HTTP I/O still share the cores. Every run
  * checks the instance count and byte total.
@@ -30,69 +31,23 @@
  * @module
  */
 
-import type { InstanceReference } from "../src/references.ts";
 import { planBatches, Rad69Client } from "../src/client.ts";
 import { retrieveConcurrently } from "../src/concurrent.ts";
-import {
-  FakeRad69Server,
-  type FaultPlan,
-  syntheticStudy,
-} from "../src/testing/mod.ts";
+import { type ServerInfo, startServerWorker } from "./_bench_server.ts";
 
 const MIB = 1 << 20;
 
-/** What the main thread asks a server worker. */
+/** The study and plan of one server. */
 interface StartRequest {
   series: number;
   perSeries: number;
-  pixelBytes: number;
-  plan: FaultPlan;
+  pixelKib: number;
+  latencyMs?: number;
+  bytesPerSecond?: number;
 }
 
 /** What a server worker answers. */
-interface Started {
-  url: string;
-  refs: InstanceReference[];
-  bytes: number;
-}
-
-async function startServer(request: StartRequest): Promise<Started> {
-  const study = syntheticStudy({
-    series: request.series,
-    instancesPerSeries: request.perSeries,
-    pixelBytes: request.pixelBytes,
-    pixelContent: "random",
-  });
-  const server = await FakeRad69Server.start({
-    instances: study,
-    plan: request.plan,
-  });
-  return {
-    url: server.url,
-    refs: study.map(({ studyUid, seriesUid, instanceUid }) => ({
-      studyUid,
-      seriesUid,
-      instanceUid,
-    })),
-    bytes: study.reduce((n, i) => n + i.bytes.length, 0),
-  };
-}
-
-const scope = globalThis as unknown as {
-  WorkerGlobalScope?: new () => unknown;
-  onmessage: ((event: MessageEvent<StartRequest>) => void) | null;
-  postMessage(message: Started): void;
-};
-const inWorker = scope.WorkerGlobalScope !== undefined &&
-  globalThis instanceof scope.WorkerGlobalScope;
-
-if (inWorker) {
-  scope.onmessage = async (event) => {
-    scope.postMessage(await startServer(event.data));
-  };
-} else {
-  await main();
-}
+type Started = ServerInfo;
 
 function env(name: string, fallback: number): number {
   try {
@@ -103,14 +58,23 @@ function env(name: string, fallback: number): number {
   }
 }
 
-/** Starts a fake server in a worker of its own. */
+/** Starts a fake server in a worker of its own (bench/_bench_server.ts). */
 function serverInWorker(request: StartRequest): Promise<Started> {
-  const worker = new Worker(import.meta.url, { type: "module" });
-  return new Promise<Started>((resolve, reject) => {
-    worker.onmessage = (event: MessageEvent<Started>) => resolve(event.data);
-    worker.onerror = (event) => reject(event.error ?? event.message);
-    worker.postMessage(request);
-  });
+  const args = [
+    "--series",
+    String(request.series),
+    "--per-series",
+    String(request.perSeries),
+    "--pixel-kib",
+    String(request.pixelKib),
+    "--chunk-kib",
+    "256",
+  ];
+  if (request.latencyMs) args.push("--latency-ms", String(request.latencyMs));
+  if (request.bytesPerSecond) {
+    args.push("--bytes-per-second", String(request.bytesPerSecond));
+  }
+  return startServerWorker(args);
 }
 
 /** How one contender retrieves. */
@@ -181,21 +145,21 @@ async function main(): Promise<void> {
   const latencyRequest: StartRequest = {
     series: env("CONC_BENCH_LATENCY_SERIES", 16),
     perSeries: env("CONC_BENCH_LATENCY_PER_SERIES", 4),
-    pixelBytes: env("CONC_BENCH_LATENCY_KIB", 256) * 1024,
-    plan: { latencyMs: 200, bytesPerSecond: 50e6 },
+    pixelKib: env("CONC_BENCH_LATENCY_KIB", 256),
+    latencyMs: 200,
+    bytesPerSecond: 50e6,
   };
   const fastRequest: StartRequest = {
     series: env("CONC_BENCH_FAST_SERIES", 16),
     perSeries: env("CONC_BENCH_FAST_PER_SERIES", 16),
-    pixelBytes: env("CONC_BENCH_FAST_KIB", 256) * 1024,
-    plan: { chunkSize: 256 * 1024 },
+    pixelKib: env("CONC_BENCH_FAST_KIB", 256),
   };
   const [slow, fast] = await Promise.all([
     serverInWorker(latencyRequest),
     serverInWorker(fastRequest),
   ]);
   const describe = (r: StartRequest, s: Started) =>
-    `${r.series} series × ${r.perSeries} × ${r.pixelBytes / 1024} KiB, ${
+    `${r.series} series × ${r.perSeries} × ${r.pixelKib} KiB, ${
       (s.bytes / MIB).toFixed(1)
     } MiB`;
   const latencyGroup = `latency-bound (200 ms, 50 MB/s per connection): ${
@@ -224,3 +188,4 @@ async function main(): Promise<void> {
     ["concurrency 4, main thread", { concurrency: 4, workers: false }],
   ]);
 }
+await main();

@@ -34,7 +34,6 @@ import type {
 import {
   parseMediaType,
   parseMultipartContentType,
-  stripAngleBrackets,
 } from "./multipart/content_type.ts";
 import { normalizeContentId } from "./multipart/content_id.ts";
 import {
@@ -50,6 +49,7 @@ import {
   redactUrl,
   stripUserinfo,
 } from "./redact.ts";
+import { decodeBase64 } from "./_base64.ts";
 
 /**
  * What became of one requested instance: `delivered` with the instance, or
@@ -318,36 +318,21 @@ function decodePartBody(part: MultipartPart): Uint8Array {
     return part.body;
   }
   if (cte === "base64") {
-    const text = new TextDecoder("latin1").decode(part.body).replace(
-      /[\s]+/g,
-      "",
-    );
-    try {
-      return base64Decode(text);
-    } catch (cause) {
+    const text = new TextDecoder("latin1").decode(part.body);
+    const bytes = decodeBase64(text);
+    if (bytes === undefined) {
       throw new Rad69ProtocolError(
         `Part ${part.index + 1} is not valid base64`,
-        { cause, excerpt: text.slice(0, EXCERPT_BYTES) },
+        { excerpt: text.slice(0, EXCERPT_BYTES) },
       );
     }
+    return bytes;
   }
   throw new Rad69ProtocolError(
     `Part ${
       part.index + 1
     } uses unsupported Content-Transfer-Encoding "${cte}"`,
   );
-}
-
-/** Decodes base64 (standard alphabet, padding optional). */
-function base64Decode(text: string): Uint8Array {
-  const from = (Uint8Array as unknown as {
-    fromBase64?: (s: string) => Uint8Array;
-  }).fromBase64;
-  if (from) return from(text);
-  const bin = atob(text);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
 }
 
 function excerptOf(bytes: Uint8Array): string {
@@ -389,11 +374,21 @@ async function readCapped(
     await reader.cancel().catch(() => {});
     reader.releaseLock();
   }
-  const out = new Uint8Array(total);
+  return concatBytes(chunks, total);
+}
+
+/** Joins chunks into one buffer of `length` bytes (later bytes dropped). */
+function concatBytes(
+  chunks: readonly Uint8Array[],
+  length: number,
+): Uint8Array {
+  const out = new Uint8Array(length);
   let at = 0;
   for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
+    const take = Math.min(c.length, length - at);
+    out.set(take === c.length ? c : c.subarray(0, take), at);
+    at += take;
+    if (at >= length) break;
   }
   return out;
 }
@@ -419,15 +414,7 @@ async function readExcerpt(
   } finally {
     await reader.cancel().catch(() => {});
   }
-  const out = new Uint8Array(Math.min(total, max));
-  let at = 0;
-  for (const c of chunks) {
-    const take = Math.min(c.length, out.length - at);
-    out.set(c.subarray(0, take), at);
-    at += take;
-    if (at >= out.length) break;
-  }
-  return out;
+  return concatBytes(chunks, Math.min(total, max));
 }
 
 function looksLikeXml(contentType: string | null, bytes: Uint8Array): boolean {
@@ -456,11 +443,7 @@ function faultInMultipart(
     let root: MultipartPart | undefined;
     try {
       parser.push(excerpt, (part) => {
-        const id = part.headers.get("content-id");
-        const isRoot = ct.start === undefined
-          ? part.index === 0
-          : id !== null && stripAngleBrackets(id) === ct.start;
-        if (isRoot) root ??= part;
+        if (isRootPart(ct.start, part.headers, part.index)) root ??= part;
       });
     } catch {
       // Best effort: a malformed answer has no Fault to find.
@@ -469,6 +452,20 @@ function faultInMultipart(
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Whether a part is the root (SOAP) part: the one `start` names, or the
+ * first part when there is no `start` (RFC 2387).
+ */
+function isRootPart(
+  start: string | undefined,
+  headers: Headers,
+  index: number,
+): boolean {
+  if (start === undefined) return index === 0;
+  const id = headers.get("content-id");
+  return id !== null && normalizeContentId(id) === start;
 }
 
 function parseRetryAfter(value: string | null): number | undefined {
@@ -961,11 +958,8 @@ async function* handleMultipart(
   const maxRoot = options.maxRootPartSize ?? 64 * 2 ** 20;
   const maxPart = options.maxPartSize ?? 2 ** 31;
   const start = ct.start;
-  const isRoot = (headers: Headers, index: number) => {
-    if (start === undefined) return index === 0;
-    const id = headers.get("content-id");
-    return id !== null && stripAngleBrackets(id) === start;
-  };
+  const isRoot = (headers: Headers, index: number) =>
+    isRootPart(start, headers, index);
   // Whether the part being read is capped by maxRootPartSize.
   let rootCapped = false;
   using parser = new MultipartParser(ct.boundary, {

@@ -282,24 +282,15 @@ export async function* retrieveWithRetries(
     const delayMs = again.length > 0
       ? backoffDelay(attempt, transientError, base, max)
       : 0;
-    const report: AttemptReport = transientError
-      ? {
-        attempt,
-        requested: pending.length,
-        delivered,
-        failed,
-        retrying: again.length,
-        transientError,
-        delayMs,
-      }
-      : {
-        attempt,
-        requested: pending.length,
-        delivered,
-        failed,
-        retrying: again.length,
-        delayMs,
-      };
+    const report: AttemptReport = {
+      attempt,
+      requested: pending.length,
+      delivered,
+      failed,
+      retrying: again.length,
+      delayMs,
+      ...(transientError ? { transientError } : {}),
+    };
     options.onAttempt?.(report);
     logger?.debug?.(
       `Attempt ${attempt}: ${pending.length} requested, ${delivered} delivered, ${failed} failed, ${again.length} to retry`,

@@ -7,16 +7,10 @@
  * @module
  */
 
+import { stripAngleBrackets } from "./content_type.ts";
+
 /** One or more consecutive `%XX` escapes. */
 const PERCENT_RUN = /(?:%[0-9A-Fa-f]{2})+/g;
-
-/** Strips one pair of enclosing angle brackets, if both are present. */
-function stripBrackets(value: string): string {
-  if (value.length >= 2 && value.startsWith("<") && value.endsWith(">")) {
-    return value.slice(1, -1).trim();
-  }
-  return value;
-}
 
 /** Decodes one run of `%XX` escapes as UTF-8, or returns it unchanged. */
 function decodeRun(run: string): string {
@@ -50,7 +44,7 @@ function decodeRun(run: string): string {
  * ```
  */
 export function normalizeContentId(headerValue: string): string {
-  return stripBrackets(String(headerValue).trim());
+  return stripAngleBrackets(String(headerValue));
 }
 
 /**
@@ -79,5 +73,5 @@ export function hrefToContentId(href: string): string {
   let value = String(href).trim();
   if (/^cid:/i.test(value)) value = value.slice(4);
   value = value.replace(PERCENT_RUN, decodeRun).trim();
-  return stripBrackets(value);
+  return stripAngleBrackets(value);
 }

@@ -19,6 +19,7 @@ import type {
   RetrieveResponse,
   RetrieveStatus,
 } from "./types.ts";
+import { decodeBase64 } from "../_base64.ts";
 
 const SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope";
 const SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -526,29 +527,6 @@ function registryError(element: XmlElement): RegistryError {
     severity,
     isWarning: /(^|:)Warning$/i.test(severity),
   };
-}
-
-/** Decodes inline base64 (whitespace allowed), or `undefined` if invalid. */
-function decodeBase64(value: string): Uint8Array | undefined {
-  const compact = value.replace(/[ \t\r\n]+/g, "");
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(compact)) return undefined;
-  if (
-    compact.includes("=") ? compact.length % 4 !== 0 : compact.length % 4 === 1
-  ) {
-    return undefined;
-  }
-  const fromBase64 = (Uint8Array as unknown as {
-    fromBase64?: (s: string) => Uint8Array;
-  }).fromBase64;
-  try {
-    if (fromBase64) return fromBase64(compact);
-    const binary = atob(compact);
-    const bytes = new Uint8Array(binary.length);
-    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-    return bytes;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Reads one `xdsb:DocumentResponse`. */
