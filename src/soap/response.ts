@@ -3,10 +3,8 @@
  * `RetrieveDocumentSetResponse` (status, RegistryErrors, DocumentResponses)
  * or a SOAP Fault.
  *
- * The XML is read by a small, strict, namespace-aware, non-validating
- * parser: it resolves prefixes through `xmlns` declarations, decodes only
- * the five predefined entities and character references, and rejects any
- * `<!DOCTYPE` (SOAP forbids DTDs), so no entity is ever expanded.
+ * The XML is read by the package's one XML reader (`src/xml.ts`): strict,
+ * namespace-aware, no DTD, no entity expansion.
  *
  * @module
  */
@@ -20,13 +18,19 @@ import type {
   RetrieveStatus,
 } from "./types.ts";
 import { decodeBase64 } from "../_base64.ts";
+import {
+  child,
+  childByLocal,
+  descendant,
+  parseXml,
+  type XmlElement,
+} from "../xml.ts";
 
 const SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope";
 const SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/";
 const XDSB_NS = "urn:ihe:iti:xds-b:2007";
 const RS_NS = "urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0";
 const XOP_NS = "http://www.w3.org/2004/08/xop/include";
-const XML_NS = "http://www.w3.org/XML/1998/namespace";
 
 /** The default `@severity` of a RegistryError. */
 const SEVERITY_ERROR =
@@ -34,9 +38,6 @@ const SEVERITY_ERROR =
 
 /** How many characters of the content go into an error's `excerpt`. */
 const EXCERPT_LENGTH = 300;
-
-/** Deepest element nesting accepted. */
-const MAX_DEPTH = 512;
 
 /** Every accepted `@status` value and what it means. */
 const STATUSES: ReadonlyMap<string, RetrieveStatus> = new Map([
@@ -51,319 +52,6 @@ const STATUSES: ReadonlyMap<string, RetrieveStatus> = new Map([
   ["PartialSuccess", "PartialSuccess"],
   ["Failure", "Failure"],
 ]);
-
-/** An element of the parsed tree. */
-interface XmlElement {
-  /** Namespace URI, "" for none. */
-  readonly ns: string;
-  /** Local name. */
-  readonly local: string;
-  /** Qualified name as written. */
-  readonly name: string;
-  /** Unprefixed attributes by name; prefixed ones as `{ns}local`. */
-  readonly attrs: Record<string, string>;
-  /** Child elements, in document order. */
-  readonly children: XmlElement[];
-  /** Concatenated character data of the direct children (text and CDATA). */
-  text: string;
-}
-
-/** A namespace scope: prefix ("" = default) to URI, inheriting by prototype. */
-type NsScope = Record<string, string>;
-
-const NAME = "[A-Za-z_\\u00C0-\\uFFFF][-A-Za-z0-9_.\\u00B7\\u00C0-\\uFFFF]*";
-const QNAME = `${NAME}(?::${NAME})?`;
-const QNAME_RE = new RegExp(QNAME, "y");
-const ATTR_RE = new RegExp(
-  `[ \\t\\r\\n]+(${QNAME})[ \\t\\r\\n]*=[ \\t\\r\\n]*(?:"([^"<]*)"|'([^'<]*)')`,
-  "y",
-);
-const TAG_END_RE = /[ \t\r\n]*(\/?)>/y;
-const END_TAG_TAIL_RE = /[ \t\r\n]*>/y;
-const WHITESPACE_ONLY = /^[ \t\r\n]*$/;
-const REFERENCE_RE =
-  /&(#x[0-9A-Fa-f]+|#[0-9]+|[A-Za-z_:][-A-Za-z0-9_.:]*)?(;)?/g;
-const PREDEFINED: Readonly<Record<string, string>> = {
-  amp: "&",
-  lt: "<",
-  gt: ">",
-  quot: '"',
-  apos: "'",
-};
-
-/** Makes the error every XML problem is reported with. */
-function xmlError(text: string, detail: string, offset: number): Error {
-  return new Rad69ProtocolError(
-    `Cannot parse SOAP response: ${detail} (at character ${offset})`,
-    { excerpt: text.slice(0, EXCERPT_LENGTH) },
-  );
-}
-
-/** Decodes the predefined entities and character references of a value. */
-function decodeReferences(
-  value: string,
-  text: string,
-  offset: number,
-): string {
-  if (value.indexOf("&") === -1) return value;
-  return value.replace(
-    REFERENCE_RE,
-    (whole, ref: string | undefined, semi: string | undefined) => {
-      if (ref === undefined || semi === undefined) {
-        throw xmlError(text, `stray "&" in "${whole}"`, offset);
-      }
-      if (ref.charCodeAt(0) === 0x23 /* # */) {
-        const code = ref.charCodeAt(1) === 0x78 /* x */
-          ? parseInt(ref.slice(2), 16)
-          : parseInt(ref.slice(1), 10);
-        const ok = code === 0x9 || code === 0xa || code === 0xd ||
-          (code >= 0x20 && code <= 0xd7ff) ||
-          (code >= 0xe000 && code <= 0xfffd) ||
-          (code >= 0x10000 && code <= 0x10ffff);
-        if (!ok) {
-          throw xmlError(
-            text,
-            `invalid character reference "&${ref};"`,
-            offset,
-          );
-        }
-        return String.fromCodePoint(code);
-      }
-      const decoded = PREDEFINED[ref];
-      if (decoded === undefined) {
-        throw xmlError(
-          text,
-          `undefined entity "&${ref};" (entities are not expanded)`,
-          offset,
-        );
-      }
-      return decoded;
-    },
-  );
-}
-
-/** Splits a qualified name into prefix ("" for none) and local name. */
-function splitName(qname: string): [string, string] {
-  const colon = qname.indexOf(":");
-  return colon === -1
-    ? ["", qname]
-    : [qname.slice(0, colon), qname.slice(colon + 1)];
-}
-
-/** Parses a whole document into its root element. */
-function parseXml(text: string): XmlElement {
-  const length = text.length;
-  let pos = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  const base: NsScope = Object.create(null);
-  base[""] = "";
-  base["xml"] = XML_NS;
-  const stack: XmlElement[] = [];
-  const scopes: NsScope[] = [base];
-  let root: XmlElement | undefined;
-
-  while (pos < length) {
-    const lt = text.indexOf("<", pos);
-    const end = lt === -1 ? length : lt;
-    if (end > pos) {
-      const raw = text.slice(pos, end);
-      const top = stack[stack.length - 1];
-      if (top) {
-        top.text += decodeReferences(raw, text, pos);
-      } else if (!WHITESPACE_ONLY.test(raw)) {
-        throw xmlError(text, "text outside the root element", pos);
-      }
-    }
-    if (lt === -1) break;
-    const next = text.charCodeAt(lt + 1);
-
-    if (next === 0x2f /* / */) {
-      QNAME_RE.lastIndex = lt + 2;
-      const match = QNAME_RE.exec(text);
-      const top = stack[stack.length - 1];
-      if (!match || !top || match[0] !== top.name) {
-        throw xmlError(
-          text,
-          top ? `expected "</${top.name}>"` : "end tag without a start tag",
-          lt,
-        );
-      }
-      END_TAG_TAIL_RE.lastIndex = QNAME_RE.lastIndex;
-      if (!END_TAG_TAIL_RE.test(text)) {
-        throw xmlError(text, `malformed end tag "</${top.name}"`, lt);
-      }
-      stack.pop();
-      scopes.pop();
-      pos = END_TAG_TAIL_RE.lastIndex;
-      continue;
-    }
-
-    if (next === 0x3f /* ? */) {
-      const close = text.indexOf("?>", lt + 2);
-      if (close === -1) {
-        throw xmlError(text, "unterminated processing instruction", lt);
-      }
-      pos = close + 2;
-      continue;
-    }
-
-    if (next === 0x21 /* ! */) {
-      if (text.startsWith("<!--", lt)) {
-        const close = text.indexOf("-->", lt + 4);
-        if (close === -1) throw xmlError(text, "unterminated comment", lt);
-        pos = close + 3;
-        continue;
-      }
-      if (text.startsWith("<![CDATA[", lt)) {
-        const close = text.indexOf("]]>", lt + 9);
-        const top = stack[stack.length - 1];
-        if (close === -1) {
-          throw xmlError(text, "unterminated CDATA section", lt);
-        }
-        if (!top) throw xmlError(text, "CDATA outside the root element", lt);
-        top.text += text.slice(lt + 9, close);
-        pos = close + 3;
-        continue;
-      }
-      if (text.startsWith("<!DOCTYPE", lt)) {
-        throw xmlError(
-          text,
-          "a DOCTYPE is not allowed in a SOAP message (DTDs and entities are not processed)",
-          lt,
-        );
-      }
-      throw xmlError(text, "unexpected markup declaration", lt);
-    }
-
-    // Start tag.
-    QNAME_RE.lastIndex = lt + 1;
-    const nameMatch = QNAME_RE.exec(text);
-    if (!nameMatch) throw xmlError(text, 'invalid element name after "<"', lt);
-    const name = nameMatch[0];
-    let cursor = QNAME_RE.lastIndex;
-    const rawAttrs: [string, string][] = [];
-    let scope = scopes[scopes.length - 1]!;
-    let ownScope = false;
-    for (;;) {
-      ATTR_RE.lastIndex = cursor;
-      const attr = ATTR_RE.exec(text);
-      if (!attr) break;
-      cursor = ATTR_RE.lastIndex;
-      const attrName = attr[1]!;
-      const value = decodeReferences(
-        (attr[2] ?? attr[3]!).replace(/[\t\n\r]/g, " "),
-        text,
-        cursor,
-      );
-      if (attrName === "xmlns" || attrName.startsWith("xmlns:")) {
-        if (!ownScope) {
-          scope = Object.create(scope);
-          ownScope = true;
-        }
-        const prefix = attrName === "xmlns" ? "" : attrName.slice(6);
-        if (prefix !== "" && value === "") {
-          throw xmlError(text, `empty namespace for prefix "${prefix}"`, lt);
-        }
-        scope[prefix] = value;
-      } else {
-        rawAttrs.push([attrName, value]);
-      }
-    }
-    TAG_END_RE.lastIndex = cursor;
-    const tagEnd = TAG_END_RE.exec(text);
-    if (!tagEnd) throw xmlError(text, `malformed start tag "<${name}"`, lt);
-    pos = TAG_END_RE.lastIndex;
-
-    const [prefix, local] = splitName(name);
-    const ns = scope[prefix];
-    if (ns === undefined) {
-      throw xmlError(text, `undeclared namespace prefix "${prefix}"`, lt);
-    }
-    const attrs: Record<string, string> = Object.create(null);
-    for (const [attrName, value] of rawAttrs) {
-      const [attrPrefix, attrLocal] = splitName(attrName);
-      let key = attrLocal;
-      if (attrPrefix !== "") {
-        const attrNs = scope[attrPrefix];
-        if (attrNs === undefined) {
-          throw xmlError(
-            text,
-            `undeclared namespace prefix "${attrPrefix}"`,
-            lt,
-          );
-        }
-        key = `{${attrNs}}${attrLocal}`;
-      }
-      if (key in attrs) {
-        throw xmlError(text, `duplicate attribute "${attrName}"`, lt);
-      }
-      attrs[key] = value;
-    }
-    const element: XmlElement = {
-      ns,
-      local,
-      name,
-      attrs,
-      children: [],
-      text: "",
-    };
-    const parent = stack[stack.length - 1];
-    if (parent) {
-      parent.children.push(element);
-    } else if (root) {
-      throw xmlError(text, "more than one root element", lt);
-    } else {
-      root = element;
-    }
-    if (tagEnd[1] !== "/") {
-      if (stack.length >= MAX_DEPTH) {
-        throw xmlError(text, `elements nested deeper than ${MAX_DEPTH}`, lt);
-      }
-      stack.push(element);
-      scopes.push(scope);
-    }
-  }
-  const open = stack[stack.length - 1];
-  if (open) throw xmlError(text, `unclosed element "<${open.name}>"`, length);
-  if (!root) throw xmlError(text, "no root element", length);
-  return root;
-}
-
-/** The first child with this namespace and local name. */
-function child(
-  element: XmlElement,
-  ns: string,
-  local: string,
-): XmlElement | undefined {
-  for (const c of element.children) {
-    if (c.local === local && c.ns === ns) return c;
-  }
-  return undefined;
-}
-
-/** The first child with this local name, whatever its namespace. */
-function childByLocal(
-  element: XmlElement,
-  local: string,
-): XmlElement | undefined {
-  for (const c of element.children) if (c.local === local) return c;
-  return undefined;
-}
-
-/** The first descendant (document order) that matches, searched iteratively. */
-function descendant(
-  element: XmlElement,
-  test: (e: XmlElement) => boolean,
-): XmlElement | undefined {
-  const pending: XmlElement[] = [...element.children].reverse();
-  while (pending.length > 0) {
-    const e = pending.pop()!;
-    if (test(e)) return e;
-    for (let i = e.children.length - 1; i >= 0; i--) {
-      pending.push(e.children[i]!);
-    }
-  }
-  return undefined;
-}
 
 /** Decodes a body given as bytes (UTF-8) or returns the string. */
 function toText(xml: string | Uint8Array, fatal: boolean): string {
@@ -474,7 +162,7 @@ export function findSoapFault(
   if (text.indexOf("Fault") === -1) return undefined;
   let root: XmlElement;
   try {
-    root = parseXml(text);
+    root = parseXml(text, { what: "SOAP response" });
   } catch {
     return undefined;
   }
@@ -637,7 +325,7 @@ export function parseRetrieveResponse(
 ): RetrieveResponse {
   const text = toText(xml, true);
   const excerpt = text.slice(0, EXCERPT_LENGTH);
-  const root = parseXml(text);
+  const root = parseXml(text, { what: "SOAP response" });
   const body = soapBody(root);
   if (typeof body === "string") {
     throw new Rad69ProtocolError(`Cannot parse SOAP response: ${body}`, {

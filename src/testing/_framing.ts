@@ -6,7 +6,7 @@
  */
 
 import type { FakeDialect, FakeSoapFault, FaultPlan } from "./_types.ts";
-import { escapeXml } from "./_xml.ts";
+import { escapeXml } from "../xml.ts";
 import { base64Chunks } from "./_stream.ts";
 import { SOAP12_NS, WSA_NS } from "./_request.ts";
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { elements, parseXml, textOf, type XmlElement } from "./_xml.ts";
+import { parseXml, type XmlElement } from "../xml.ts";
 
 export const SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope";
 export const SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -195,26 +195,26 @@ function expect(el: XmlElement, ns: string, local: string, where: string) {
 
 /** Rejects non-whitespace text directly inside an element. */
 function noText(el: XmlElement, where: string) {
-  if (textOf(el).trim() !== "") {
+  if (el.text.trim() !== "") {
     throw new RequestFault(`Unexpected text inside ${where}`);
   }
 }
 
 /** The trimmed, non-empty text of a leaf element. */
 function leaf(el: XmlElement, where: string): string {
-  if (elements(el).length > 0) {
+  if (el.children.length > 0) {
     throw new RequestFault(`Unexpected element inside ${where}`);
   }
-  const value = textOf(el).trim();
+  const value = el.text.trim();
   if (value === "") throw new RequestFault(`Empty ${where}`);
   return value;
 }
 
 /** A required attribute, exact case. */
 function attribute(el: XmlElement, name: string, where: string): string {
-  const value = el.attrs.get(name);
+  const value = el.attrs[name];
   if (value === undefined || value.trim() === "") {
-    const wrongCase = [...el.attrs.keys()].find((k) =>
+    const wrongCase = Object.keys(el.attrs).find((k) =>
       k.toLowerCase() === name.toLowerCase()
     );
     throw new RequestFault(
@@ -290,7 +290,7 @@ export function parseRequest(
   }
   expect(envelope, SOAP12_NS, "Envelope", "the document");
   noText(envelope, "soap:Envelope");
-  const envChildren = elements(envelope);
+  const envChildren = envelope.children;
   let header: XmlElement | undefined;
   let bodyEl: XmlElement | undefined;
   for (const child of envChildren) {
@@ -310,12 +310,12 @@ export function parseRequest(
 
   // Headers.
   const actions: string[] = [];
-  for (const h of header ? elements(header) : []) {
-    const mu = h.attrs.get(`{${SOAP12_NS}}mustUnderstand`);
+  for (const h of header ? header.children : []) {
+    const mu = h.attrs[`{${SOAP12_NS}}mustUnderstand`];
     if (h.ns === WSA_NS) {
-      if (h.local === "Action") actions.push(textOf(h));
-      else if (h.local === "MessageID") partial.messageId = textOf(h).trim();
-      else if (h.local === "To") partial.to = textOf(h).trim();
+      if (h.local === "Action") actions.push(h.text);
+      else if (h.local === "MessageID") partial.messageId = h.text.trim();
+      else if (h.local === "To") partial.to = h.text.trim();
     } else if ((mu === "1" || mu === "true") && h.ns !== WSSE_NS) {
       throw new RequestFault(
         `Header {${h.ns}}${h.local} is mustUnderstand and not understood`,
@@ -358,7 +358,7 @@ export function parseRequest(
 
   // Body.
   noText(bodyEl, "soap:Body");
-  const bodyChildren = elements(bodyEl);
+  const bodyChildren = bodyEl.children;
   if (bodyChildren.length !== 1) {
     throw new RequestFault(
       `soap:Body must hold exactly one element, it holds ${bodyChildren.length}`,
@@ -376,7 +376,7 @@ export function parseRequest(
   const transferSyntaxes: string[] = [];
   partial.documents = documents;
   partial.transferSyntaxes = transferSyntaxes;
-  const reqChildren = elements(request);
+  const reqChildren = request.children;
   let studies = 0;
   let tsList = 0;
   for (const child of reqChildren) {
@@ -391,7 +391,7 @@ export function parseRequest(
     ) {
       tsList++;
       noText(child, "TransferSyntaxUIDList");
-      for (const ts of elements(child)) {
+      for (const ts of child.children) {
         expect(ts, XDSI_NS, "TransferSyntaxUID", "TransferSyntaxUIDList");
         transferSyntaxes.push(leaf(ts, "TransferSyntaxUID"));
       }
@@ -431,7 +431,7 @@ export function parseRequest(
 function readStudy(study: XmlElement, out: ParsedDocument[]): void {
   const studyUid = attribute(study, "studyInstanceUID", "StudyRequest");
   noText(study, "StudyRequest");
-  const seriesList = elements(study);
+  const seriesList = study.children;
   if (seriesList.length === 0) {
     throw new RequestFault(`StudyRequest "${studyUid}" has no SeriesRequest`);
   }
@@ -439,7 +439,7 @@ function readStudy(study: XmlElement, out: ParsedDocument[]): void {
     expect(series, XDSI_NS, "SeriesRequest", "StudyRequest");
     const seriesUid = attribute(series, "seriesInstanceUID", "SeriesRequest");
     noText(series, "SeriesRequest");
-    const docs = elements(series);
+    const docs = series.children;
     if (docs.length === 0) {
       throw new RequestFault(
         `SeriesRequest "${seriesUid}" has no DocumentRequest`,
@@ -448,7 +448,7 @@ function readStudy(study: XmlElement, out: ParsedDocument[]): void {
     for (const doc of docs) {
       expect(doc, XDSB_NS, "DocumentRequest", "SeriesRequest");
       noText(doc, "DocumentRequest");
-      const kids = elements(doc);
+      const kids = doc.children;
       let k = 0;
       let homeCommunityId: string | undefined;
       if (kids[k]?.local === "HomeCommunityId") {

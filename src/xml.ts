@@ -1,0 +1,427 @@
+/**
+ * The one XML reader of the package: a small, strict, namespace-aware,
+ * non-validating parser for SOAP messages (answers the client reads and
+ * requests the fake servers check). Prefixes are resolved through `xmlns`
+ * declarations, so elements are matched by namespace URI and local name,
+ * whatever prefix a peer binds. Only the five predefined entities and
+ * character references are decoded; any `<!DOCTYPE` is rejected, so no
+ * entity is ever expanded. Memory is bounded by an element cap as well as
+ * by the caller's byte cap.
+ *
+ * @module
+ */
+
+import { Rad69ProtocolError } from "./errors.ts";
+
+/** How many characters of the document go into an error's `excerpt`. */
+const EXCERPT_LENGTH = 300;
+
+/**
+ * The default cap on elements in one document: 262,144 elements is about
+ * 40,000 DocumentResponses, and keeps a hostile root of tiny elements at a
+ * few tens of MiB of heap.
+ */
+export const DEFAULT_MAX_XML_ELEMENTS = 262_144;
+
+/** Options of {@linkcode parseXml}. */
+export interface ParseXmlOptions {
+  /** What the document is, for error messages ("SOAP response"). */
+  what?: string;
+  /** Most elements accepted; more is an error. */
+  maxElements?: number;
+}
+
+const XML_NS = "http://www.w3.org/XML/1998/namespace";
+
+/** Deepest element nesting accepted. */
+const MAX_DEPTH = 512;
+
+/** An element of the parsed tree. */
+export interface XmlElement {
+  /** Namespace URI, "" for none. */
+  readonly ns: string;
+  /** Local name. */
+  readonly local: string;
+  /** Qualified name as written. */
+  readonly name: string;
+  /** Unprefixed attributes by name; prefixed ones as `{ns}local`. */
+  readonly attrs: Record<string, string>;
+  /** Child elements, in document order. */
+  readonly children: XmlElement[];
+  /** Concatenated character data of the direct children (text and CDATA). */
+  text: string;
+}
+
+/** A namespace scope: prefix ("" = default) to URI, inheriting by prototype. */
+type NsScope = Record<string, string>;
+
+const NAME = "[A-Za-z_\\u00C0-\\uFFFF][-A-Za-z0-9_.\\u00B7\\u00C0-\\uFFFF]*";
+const QNAME = `${NAME}(?::${NAME})?`;
+const QNAME_RE = new RegExp(QNAME, "y");
+const ATTR_RE = new RegExp(
+  `[ \\t\\r\\n]+(${QNAME})[ \\t\\r\\n]*=[ \\t\\r\\n]*(?:"([^"<]*)"|'([^'<]*)')`,
+  "y",
+);
+const TAG_END_RE = /[ \t\r\n]*(\/?)>/y;
+const END_TAG_TAIL_RE = /[ \t\r\n]*>/y;
+const WHITESPACE_ONLY = /^[ \t\r\n]*$/;
+const REFERENCE_RE =
+  /&(#x[0-9A-Fa-f]+|#[0-9]+|[A-Za-z_:][-A-Za-z0-9_.:]*)?(;)?/g;
+const PREDEFINED: Readonly<Record<string, string>> = {
+  amp: "&",
+  lt: "<",
+  gt: ">",
+  quot: '"',
+  apos: "'",
+};
+
+/** Makes the error every XML problem is reported with. */
+function xmlError(
+  text: string,
+  detail: string,
+  offset: number,
+  what = "XML",
+): Error {
+  return new Rad69ProtocolError(
+    `Cannot parse ${what}: ${detail} (at character ${offset})`,
+    { excerpt: text.slice(0, EXCERPT_LENGTH) },
+  );
+}
+
+/** Decodes the predefined entities and character references of a value. */
+function decodeReferences(
+  value: string,
+  text: string,
+  offset: number,
+  what: string,
+): string {
+  if (value.indexOf("&") === -1) return value;
+  return value.replace(
+    REFERENCE_RE,
+    (whole, ref: string | undefined, semi: string | undefined) => {
+      if (ref === undefined || semi === undefined) {
+        throw xmlError(text, `stray "&" in "${whole}"`, offset, what);
+      }
+      if (ref.charCodeAt(0) === 0x23 /* # */) {
+        const code = ref.charCodeAt(1) === 0x78 /* x */
+          ? parseInt(ref.slice(2), 16)
+          : parseInt(ref.slice(1), 10);
+        const ok = code === 0x9 || code === 0xa || code === 0xd ||
+          (code >= 0x20 && code <= 0xd7ff) ||
+          (code >= 0xe000 && code <= 0xfffd) ||
+          (code >= 0x10000 && code <= 0x10ffff);
+        if (!ok) {
+          throw xmlError(
+            text,
+            `invalid character reference "&${ref};"`,
+            offset,
+            what,
+          );
+        }
+        return String.fromCodePoint(code);
+      }
+      const decoded = PREDEFINED[ref];
+      if (decoded === undefined) {
+        throw xmlError(
+          text,
+          `undefined entity "&${ref};" (entities are not expanded)`,
+          offset,
+          what,
+        );
+      }
+      return decoded;
+    },
+  );
+}
+
+/** Splits a qualified name into prefix ("" for none) and local name. */
+function splitName(qname: string): [string, string] {
+  const colon = qname.indexOf(":");
+  return colon === -1
+    ? ["", qname]
+    : [qname.slice(0, colon), qname.slice(colon + 1)];
+}
+
+/**
+ * Parses a whole document into its root element.
+ *
+ * @param text The document.
+ * @param options What it is (for messages) and the element cap.
+ * @returns The root element.
+ * @throws {Rad69ProtocolError} When the document is not well formed, holds
+ * a DOCTYPE, uses an undeclared prefix, nests deeper than 512 or holds more
+ * elements than the cap.
+ */
+export function parseXml(text: string, options?: ParseXmlOptions): XmlElement {
+  const what = options?.what ?? "XML";
+  const maxElements = options?.maxElements ?? DEFAULT_MAX_XML_ELEMENTS;
+  let elementCount = 0;
+  const fail = (detail: string, offset: number) =>
+    xmlError(text, detail, offset, what);
+  const length = text.length;
+  let pos = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  const base: NsScope = Object.create(null);
+  base[""] = "";
+  base["xml"] = XML_NS;
+  const stack: XmlElement[] = [];
+  const scopes: NsScope[] = [base];
+  let root: XmlElement | undefined;
+
+  while (pos < length) {
+    const lt = text.indexOf("<", pos);
+    const end = lt === -1 ? length : lt;
+    if (end > pos) {
+      const raw = text.slice(pos, end);
+      const top = stack[stack.length - 1];
+      if (top) {
+        top.text += decodeReferences(raw, text, pos, what);
+      } else if (!WHITESPACE_ONLY.test(raw)) {
+        throw fail("text outside the root element", pos);
+      }
+    }
+    if (lt === -1) break;
+    const next = text.charCodeAt(lt + 1);
+
+    if (next === 0x2f /* / */) {
+      QNAME_RE.lastIndex = lt + 2;
+      const match = QNAME_RE.exec(text);
+      const top = stack[stack.length - 1];
+      if (!match || !top || match[0] !== top.name) {
+        throw fail(
+          top ? `expected "</${top.name}>"` : "end tag without a start tag",
+          lt,
+        );
+      }
+      END_TAG_TAIL_RE.lastIndex = QNAME_RE.lastIndex;
+      if (!END_TAG_TAIL_RE.test(text)) {
+        throw fail(`malformed end tag "</${top.name}"`, lt);
+      }
+      stack.pop();
+      scopes.pop();
+      pos = END_TAG_TAIL_RE.lastIndex;
+      continue;
+    }
+
+    if (next === 0x3f /* ? */) {
+      const close = text.indexOf("?>", lt + 2);
+      if (close === -1) {
+        throw fail("unterminated processing instruction", lt);
+      }
+      pos = close + 2;
+      continue;
+    }
+
+    if (next === 0x21 /* ! */) {
+      if (text.startsWith("<!--", lt)) {
+        const close = text.indexOf("-->", lt + 4);
+        if (close === -1) throw fail("unterminated comment", lt);
+        pos = close + 3;
+        continue;
+      }
+      if (text.startsWith("<![CDATA[", lt)) {
+        const close = text.indexOf("]]>", lt + 9);
+        const top = stack[stack.length - 1];
+        if (close === -1) {
+          throw fail("unterminated CDATA section", lt);
+        }
+        if (!top) throw fail("CDATA outside the root element", lt);
+        top.text += text.slice(lt + 9, close);
+        pos = close + 3;
+        continue;
+      }
+      if (text.startsWith("<!DOCTYPE", lt)) {
+        throw fail(
+          "a DOCTYPE is not allowed in a SOAP message (DTDs and entities are not processed)",
+          lt,
+        );
+      }
+      throw fail("unexpected markup declaration", lt);
+    }
+
+    // Start tag.
+    QNAME_RE.lastIndex = lt + 1;
+    const nameMatch = QNAME_RE.exec(text);
+    if (!nameMatch) throw fail('invalid element name after "<"', lt);
+    const name = nameMatch[0];
+    let cursor = QNAME_RE.lastIndex;
+    const rawAttrs: [string, string][] = [];
+    let scope = scopes[scopes.length - 1]!;
+    let ownScope = false;
+    for (;;) {
+      ATTR_RE.lastIndex = cursor;
+      const attr = ATTR_RE.exec(text);
+      if (!attr) break;
+      cursor = ATTR_RE.lastIndex;
+      const attrName = attr[1]!;
+      const value = decodeReferences(
+        (attr[2] ?? attr[3]!).replace(/[\t\n\r]/g, " "),
+        text,
+        cursor,
+        what,
+      );
+      if (attrName === "xmlns" || attrName.startsWith("xmlns:")) {
+        if (!ownScope) {
+          scope = Object.create(scope);
+          ownScope = true;
+        }
+        const prefix = attrName === "xmlns" ? "" : attrName.slice(6);
+        if (prefix !== "" && value === "") {
+          throw fail(`empty namespace for prefix "${prefix}"`, lt);
+        }
+        scope[prefix] = value;
+      } else {
+        rawAttrs.push([attrName, value]);
+      }
+    }
+    TAG_END_RE.lastIndex = cursor;
+    const tagEnd = TAG_END_RE.exec(text);
+    if (!tagEnd) throw fail(`malformed start tag "<${name}"`, lt);
+    pos = TAG_END_RE.lastIndex;
+
+    const [prefix, local] = splitName(name);
+    const ns = scope[prefix];
+    if (ns === undefined) {
+      throw fail(`undeclared namespace prefix "${prefix}"`, lt);
+    }
+    const attrs: Record<string, string> = Object.create(null);
+    for (const [attrName, value] of rawAttrs) {
+      const [attrPrefix, attrLocal] = splitName(attrName);
+      let key = attrLocal;
+      if (attrPrefix !== "") {
+        const attrNs = scope[attrPrefix];
+        if (attrNs === undefined) {
+          throw fail(
+            `undeclared namespace prefix "${attrPrefix}"`,
+            lt,
+          );
+        }
+        key = `{${attrNs}}${attrLocal}`;
+      }
+      if (key in attrs) {
+        throw fail(`duplicate attribute "${attrName}"`, lt);
+      }
+      attrs[key] = value;
+    }
+    if (++elementCount > maxElements) {
+      throw fail(`more than ${maxElements} elements`, lt);
+    }
+    const element: XmlElement = {
+      ns,
+      local,
+      name,
+      attrs,
+      children: [],
+      text: "",
+    };
+    const parent = stack[stack.length - 1];
+    if (parent) {
+      parent.children.push(element);
+    } else if (root) {
+      throw fail("more than one root element", lt);
+    } else {
+      root = element;
+    }
+    if (tagEnd[1] !== "/") {
+      if (stack.length >= MAX_DEPTH) {
+        throw fail(`elements nested deeper than ${MAX_DEPTH}`, lt);
+      }
+      stack.push(element);
+      scopes.push(scope);
+    }
+  }
+  const open = stack[stack.length - 1];
+  if (open) throw fail(`unclosed element "<${open.name}>"`, length);
+  if (!root) throw fail("no root element", length);
+  return root;
+}
+
+/**
+ * The first child with this namespace URI and local name.
+ *
+ * @param element The parent.
+ * @param ns The namespace URI.
+ * @param local The local name.
+ * @returns The child, or `undefined`.
+ */
+export function child(
+  element: XmlElement,
+  ns: string,
+  local: string,
+): XmlElement | undefined {
+  for (const c of element.children) {
+    if (c.local === local && c.ns === ns) return c;
+  }
+  return undefined;
+}
+
+/**
+ * The first child with this local name, whatever its namespace (for SOAP
+ * Fault children, which stacks qualify differently).
+ *
+ * @param element The parent.
+ * @param local The local name.
+ * @returns The child, or `undefined`.
+ */
+export function childByLocal(
+  element: XmlElement,
+  local: string,
+): XmlElement | undefined {
+  for (const c of element.children) if (c.local === local) return c;
+  return undefined;
+}
+
+/**
+ * The first descendant (document order) that matches, searched iteratively.
+ *
+ * @param element Where to search.
+ * @param test The predicate.
+ * @returns The descendant, or `undefined`.
+ */
+export function descendant(
+  element: XmlElement,
+  test: (e: XmlElement) => boolean,
+): XmlElement | undefined {
+  const pending: XmlElement[] = [...element.children].reverse();
+  while (pending.length > 0) {
+    const e = pending.pop()!;
+    if (test(e)) return e;
+    for (let i = e.children.length - 1; i >= 0; i--) {
+      pending.push(e.children[i]!);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Every child with this namespace URI and local name, in document order.
+ *
+ * @param element The parent.
+ * @param ns The namespace URI.
+ * @param local The local name.
+ * @returns The children (maybe none).
+ */
+export function childrenNamed(
+  element: XmlElement,
+  ns: string,
+  local: string,
+): XmlElement[] {
+  return element.children.filter((c) => c.local === local && c.ns === ns);
+}
+
+/**
+ * Escapes text for XML character data and attribute values.
+ *
+ * @param text The text.
+ * @returns The text with `<`, `>`, `&`, `"` and `'` escaped.
+ */
+export function escapeXml(text: string): string {
+  return text.replace(/[<>&"']/g, (c) => ESCAPES[c]!);
+}
+
+const ESCAPES: Readonly<Record<string, string>> = {
+  "<": "&lt;",
+  ">": "&gt;",
+  "&": "&amp;",
+  '"': "&quot;",
+  "'": "&apos;",
+};
