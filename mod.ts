@@ -55,24 +55,58 @@
  * @module
  */
 
-export * from "./src/client.ts";
-export * from "./src/download.ts";
-export * from "./src/concurrent.ts";
-export * from "./src/redact.ts";
+export { Rad69Client } from "./src/client.ts";
+export type { ErrorClass, Rad69ClientOptions } from "./src/client.ts";
+export type {
+  AttemptReport,
+  ExchangeOutcome,
+  InstanceOutcome,
+  RetrieveCallOptions,
+} from "./src/outcome.ts";
+export type { ResponseLimits } from "./src/retrieve_batch.ts";
+export { createTlsHttpClient } from "./src/tls.ts";
+export type { Rad69TlsOptions } from "./src/tls.ts";
+export { assertUid } from "./src/references.ts";
+export type {
+  ChildInstance,
+  ChildSeries,
+  InstanceReference,
+  Rad69Reference,
+  SeriesReference,
+  StudyReference,
+} from "./src/reference_types.ts";
+export { Rad69Instance } from "./src/instance.ts";
+export { decodeInstance } from "./src/dicom.ts";
+export type { DicomDataSet } from "./src/dicom.ts";
+export type {
+  DeliveredEntry,
+  DownloadEntry,
+  DownloadOptions,
+  DownloadProgress,
+  DownloadReport,
+  FailedEntry,
+  SkippedEntry,
+} from "./src/download.ts";
+export type { Rad69Logger } from "./src/logger.ts";
 export * from "./src/errors.ts";
-export * from "./src/references.ts";
-export * from "./src/instance.ts";
-export * from "./src/dicom.ts";
-export * from "./src/logger.ts";
-export * from "./src/retry.ts";
-export * from "./src/retrieve_batch.ts";
-export * from "./src/soap/types.ts";
-export * from "./src/soap/request.ts";
-export * from "./src/soap/response.ts";
-export * from "./src/multipart/content_type.ts";
-export * from "./src/multipart/content_id.ts";
-export * from "./src/multipart/part_headers.ts";
-export * from "./src/multipart/scan_engine.ts";
-export * from "./src/multipart/engines.ts";
-export * from "./src/multipart/multipart_parser.ts";
-export * from "./src/multipart/multipart_splitter.ts";
+export {
+  buildRetrieveRequest,
+  DEFAULT_TRANSFER_SYNTAXES,
+  RAD69_ACTION,
+} from "./src/soap/request.ts";
+export type {
+  BuildRetrieveRequestOptions,
+  RetrieveRequest,
+} from "./src/soap/request.ts";
+export { findSoapFault, parseRetrieveResponse } from "./src/soap/response.ts";
+export type { ParseRetrieveResponseOptions } from "./src/soap/response.ts";
+export type {
+  DocumentResponse,
+  RegistryError,
+  RetrieveResponse,
+  RetrieveStatus,
+} from "./src/soap/types.ts";
+export { MultipartSplitter } from "./src/multipart/multipart_splitter.ts";
+export type { MultipartSplitterOptions } from "./src/multipart/multipart_splitter.ts";
+export type { MultipartPart } from "./src/multipart/multipart_parser.ts";
+export type { ScanEngineKind } from "./src/multipart/engines.ts";

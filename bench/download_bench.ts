@@ -20,7 +20,6 @@
  */
 
 import { Rad69Client, type Rad69ClientOptions } from "../src/client.ts";
-import { downloadInstances } from "../src/download.ts";
 import { type BenchServer, startServerWorker } from "./_bench_server.ts";
 
 const fast = await startServerWorker([
@@ -77,7 +76,7 @@ async function download(
   concurrency: number,
 ): Promise<void> {
   using c = client(server, concurrency);
-  const report = await downloadInstances(c, server.refs, dir);
+  const report = await c.download(server.refs, dir);
   if (report.delivered !== server.refs.length) {
     const failed = report.entries.find((e) => e.status === "failed");
     throw new Error(

@@ -24,7 +24,6 @@
 
 import { join } from "node:path";
 import { Rad69Client, type Rad69ClientOptions } from "../src/client.ts";
-import { downloadInstances } from "../src/download.ts";
 import type { InstanceReference } from "../src/references.ts";
 import { buildDicomInstance } from "../src/testing/mod.ts";
 import { startServerProcess } from "./_bench_server.ts";
@@ -140,7 +139,7 @@ async function client(url: string, out: string, concurrency: number) {
   };
   using c = new Rad69Client(options);
   // Warm up: load and compile everything on a small download first.
-  await downloadInstances(c, refs.slice(0, 2), join(out, "warmup"));
+  await c.download(refs.slice(0, 2), join(out, "warmup"));
   await Deno.remove(join(out, "warmup"), { recursive: true });
   const baselineRss = Deno.memoryUsage().rss;
   let peak = baselineRss;
@@ -149,7 +148,7 @@ async function client(url: string, out: string, concurrency: number) {
   }, 20);
   let report;
   try {
-    report = await downloadInstances(c, refs, out);
+    report = await c.download(refs, out);
   } finally {
     clearInterval(timer);
   }

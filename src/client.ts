@@ -22,16 +22,19 @@ import {
   type Rad69Reference,
   toInstanceRefs,
 } from "./references.ts";
-import type { InstanceOutcome, ResponseLimits } from "./retrieve_batch.ts";
+import type { ResponseLimits } from "./retrieve_batch.ts";
+import type { InstanceOutcome, RetrieveCallOptions } from "./outcome.ts";
+import { retrieveConcurrently } from "./concurrent.ts";
+import { retrieveWithRetries } from "./retry.ts";
 import {
-  type ConcurrentRetrieveOptions,
-  retrieveConcurrently,
-} from "./concurrent.ts";
-import {
-  type AttemptReport,
-  retrieveWithRetries,
-  type RetryOptions,
-} from "./retry.ts";
+  checkCount,
+  DEFAULTS,
+  type ExchangeSettings,
+  makeConfig,
+  resolveSettings,
+} from "./config.ts";
+import { redactLogger } from "./redact.ts";
+import { createTlsHttpClient, type Rad69TlsOptions } from "./tls.ts";
 
 /**
  * A class of errors, as listed in `errorsToIgnore`.
@@ -39,12 +42,8 @@ import {
  * @example Skip instances the server does not have
  * ```ts
  * import assert from "node:assert/strict";
- * import {
- *   type ErrorClass,
- *   Rad69Client,
- *   silentLogger,
- *   XDSMissingDocumentError,
- * } from "@rad69/client";
+ * import { type ErrorClass, Rad69Client, XDSMissingDocumentError } from "@rad69/client";
+ * import { silentLogger } from "./logger.ts";
  * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
  *
  * const [kept, gone] = syntheticStudy({ series: 1, instancesPerSeries: 2 });
@@ -242,116 +241,6 @@ export interface Rad69ClientOptions extends ResponseLimits {
 }
 
 /**
- * TLS material for mutual TLS and private CAs, as PEM text.
- *
- * @example Give TLS material to a client
- * ```ts
- * import assert from "node:assert/strict";
- * import { Rad69Client, type Rad69TlsOptions } from "@rad69/client";
- *
- * // In real use: PEM text read from files, e.g. the hospital's CA.
- * const tls: Rad69TlsOptions = { caCerts: [] };
- * using client = new Rad69Client({ url: "https://pacs.example/rad69", tls });
- * assert.equal(client.url, "https://pacs.example/rad69");
- * const keyless: Rad69TlsOptions = { cert: "-----BEGIN CERTIFICATE-----" };
- * assert.throws(
- *   () => new Rad69Client({ url: "https://pacs.example/rad69", tls: keyless }),
- *   TypeError, // a certificate without its key
- * );
- * ```
- */
-export interface Rad69TlsOptions {
-  /** The client certificate chain (PEM), for mutual TLS. */
-  readonly cert?: string;
-  /** The client private key (PEM), for mutual TLS. */
-  readonly key?: string;
-  /** Extra CA certificates (PEM) to trust, besides the system's. */
-  readonly caCerts?: readonly string[];
-}
-
-/**
- * Creates a `Deno.HttpClient` from PEM TLS material. {@linkcode Rad69Client}
- * does this itself for its `tls` option (and in every worker); call it to
- * build a client to pass as `client`, or to check PEM material early.
- *
- * @param tls The certificate, key and CA certificates.
- * @returns A client; the caller closes it.
- * @throws {TypeError} When only one of `cert` and `key` is given, or the PEM
- * text cannot be read.
- *
- * @example Check TLS options before a long run
- * ```ts
- * import assert from "node:assert/strict";
- * import { createTlsHttpClient } from "@rad69/client";
- *
- * // Material would come from files: cert, key and caCerts as PEM text.
- * const client = createTlsHttpClient({ caCerts: [] });
- * client.close();
- * assert.throws(
- *   () => createTlsHttpClient({ cert: "-----BEGIN CERTIFICATE-----" }),
- *   TypeError, // a certificate without its key
- * );
- * ```
- */
-export function createTlsHttpClient(tls: Rad69TlsOptions): Deno.HttpClient {
-  if ((tls.cert === undefined) !== (tls.key === undefined)) {
-    throw new TypeError(
-      "Invalid tls option: cert and key must be given together",
-    );
-  }
-  const options: Deno.CreateHttpClientOptions = {};
-  if (tls.caCerts && tls.caCerts.length > 0) options.caCerts = [...tls.caCerts];
-  if (tls.cert !== undefined && tls.key !== undefined) {
-    return Deno.createHttpClient({
-      ...options,
-      cert: tls.cert,
-      key: tls.key,
-    });
-  }
-  return Deno.createHttpClient(options);
-}
-
-/**
- * Per-call options.
- *
- * @example Watch the attempts and bytes of one call
- * ```ts
- * import assert from "node:assert/strict";
- * import {
- *   type AttemptReport,
- *   Rad69Client,
- *   type RetrieveCallOptions,
- * } from "@rad69/client";
- * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
- *
- * const study = syntheticStudy({ series: 1, instancesPerSeries: 1 });
- * await using server = await FakeRad69Server.start({ instances: study });
- * const client = new Rad69Client({ url: server.url });
- * const attempts: AttemptReport[] = [];
- * let bytes = 0;
- * const options: RetrieveCallOptions = {
- *   signal: new AbortController().signal,
- *   onAttempt: (report) => attempts.push(report),
- *   onBytes: (n) => bytes += n,
- * };
- * for await (const outcome of client.retrieve(study, options)) {
- *   assert.equal(outcome.status, "delivered");
- * }
- * assert.equal(attempts.length, 1);
- * assert.equal(attempts[0]!.delivered, 1);
- * assert.ok(bytes > study[0]!.bytes.length); // the part plus MIME framing
- * ```
- */
-export interface RetrieveCallOptions {
-  /** Stops this call (combined with the client's signal). */
-  signal?: AbortSignal;
-  /** Called after every attempt of every request. */
-  onAttempt?: (report: AttemptReport) => void;
-  /** Called with the byte count of every body chunk read. */
-  onBytes?: (bytes: number) => void;
-}
-
-/**
  * Groups instances into requests: per series (first-seen order) or all at
  * once, each capped at `max` instances (0: no cap).
  *
@@ -365,7 +254,7 @@ export interface RetrieveCallOptions {
  * @example Plan requests per series, in bins of two
  * ```ts
  * import assert from "node:assert/strict";
- * import { planBatches } from "@rad69/client";
+ * import { planBatches } from "./client.ts";
  *
  * const refs = [
  *   { studyUid: "1", seriesUid: "1.1", instanceUid: "1.1.1" },
@@ -383,8 +272,8 @@ export function planBatches(
   refs: readonly InstanceReference[],
   options: { requestPerSeries?: boolean; maxInstancesPerRequest?: number } = {},
 ): InstanceReference[][] {
-  const perSeries = options.requestPerSeries ?? true;
-  const max = options.maxInstancesPerRequest ?? 0;
+  const perSeries = options.requestPerSeries ?? DEFAULTS.requestPerSeries;
+  const max = options.maxInstancesPerRequest ?? DEFAULTS.maxInstancesPerRequest;
   if (!Number.isInteger(max) || max < 0) {
     throw new RangeError(
       `Invalid maxInstancesPerRequest ${max}: expected a whole number >= 0`,
@@ -430,15 +319,6 @@ function resolveWorkers(value: boolean | "auto" | undefined): boolean {
   return (navigator.hardwareConcurrency ?? 1) >= 4;
 }
 
-function checkCount(name: string, value: number | undefined, min = 0): void {
-  if (value === undefined) return;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < min) {
-    throw new RangeError(
-      `Invalid option ${name}: expected a number >= ${min}, got ${value}`,
-    );
-  }
-}
-
 /**
  * A client for one RAD-69 Imaging Document Source. `retrieve()` yields one
  * outcome per requested instance, `datasets()` the delivered instances,
@@ -471,8 +351,13 @@ function checkCount(name: string, value: number | undefined, min = 0): void {
  * ```
  */
 export class Rad69Client implements Disposable {
-  #options: Rad69ClientOptions;
+  /** The options as given (frozen): scheduler and planning fields. */
+  #options: Readonly<Rad69ClientOptions>;
   #url: string;
+  /** The exchange settings, resolved once. */
+  #settings: ExchangeSettings;
+  /** The logger, redacted once. */
+  #logger: Rad69Logger;
   #tlsClient: Deno.HttpClient | undefined;
 
   /**
@@ -519,13 +404,8 @@ export class Rad69Client implements Disposable {
         `Cannot create Rad69Client: url "${url}" must be http or https`,
       );
     }
-    checkCount("retries", options.retries);
-    checkCount("timeoutMs", options.timeoutMs);
-    checkCount("idleTimeoutMs", options.idleTimeoutMs);
-    checkCount("chunkSize", options.chunkSize, 1024);
     checkCount("maxInstancesPerRequest", options.maxInstancesPerRequest);
-    checkCount("maxRootPartSize", options.maxRootPartSize, 1);
-    checkCount("maxPartSize", options.maxPartSize, 1);
+    const settings = resolveSettings({ ...options, url: url.href });
     if (
       options.concurrency !== undefined &&
       (!Number.isInteger(options.concurrency) || options.concurrency < 1)
@@ -550,8 +430,13 @@ export class Rad69Client implements Disposable {
           .ordered}`,
       );
     }
-    this.#options = { ...options };
+    this.#options = Object.freeze({ ...options });
     this.#url = url.href;
+    this.#settings = settings;
+    this.#logger = redactLogger(
+      options.logger ?? warningLogger,
+      settings.secrets,
+    );
   }
 
   /**
@@ -635,24 +520,30 @@ export class Rad69Client implements Disposable {
       : signals.length === 1
       ? signals[0]
       : AbortSignal.any(signals);
-    const logger = this.#options.logger ?? warningLogger;
-    const concurrency = this.#options.concurrency ?? 1;
+    const logger = this.#logger;
+    const concurrency = this.#options.concurrency ?? DEFAULTS.concurrency;
+    const useWorkers = resolveWorkers(this.#options.workers);
+    // Workers build their own HTTP client from the PEM material.
+    const tlsInWorkers = concurrency > 1 && useWorkers &&
+      !this.#options.fetch &&
+      !this.#options.client && this.#options.tls !== undefined;
+    const config = makeConfig(this.#settings, {
+      fetch: this.#options.fetch,
+      client: tlsInWorkers ? undefined : this.#httpClient(),
+      redactedLogger: logger,
+      signal,
+      onAttempt: call.onAttempt,
+      onBytes: call.onBytes,
+    });
     if (concurrency > 1) {
-      const options: ConcurrentRetrieveOptions = {
-        ...this.#batchOptions(signal, call),
+      yield* retrieveConcurrently(batches, {
+        config,
         concurrency,
-        workers: resolveWorkers(this.#options.workers),
+        workers: useWorkers,
         adaptive: this.#options.workers === undefined,
-        ordered: this.#options.ordered ?? false,
-      };
-      if (
-        options.workers && !this.#options.fetch && !this.#options.client
-      ) {
-        // Workers build their own HTTP client from the PEM material.
-        delete options.client;
-        if (this.#options.tls) options.tls = this.#options.tls;
-      }
-      yield* retrieveConcurrently(batches, options);
+        ordered: this.#options.ordered ?? DEFAULTS.ordered,
+        ...(tlsInWorkers ? { tls: this.#options.tls } : {}),
+      });
       return;
     }
     for (const [index, batch] of batches.entries()) {
@@ -664,52 +555,16 @@ export class Rad69Client implements Disposable {
           batch[0]!.seriesUid
         }`,
       );
-      yield* retrieveWithRetries(batch, this.#batchOptions(signal, call));
+      yield* retrieveWithRetries(batch, config);
     }
   }
 
-  #batchOptions(
-    signal: AbortSignal | undefined,
-    call: RetrieveCallOptions,
-  ): RetryOptions {
-    const o = this.#options;
-    const out: RetryOptions = {
-      url: this.#url,
-      logger: o.logger ?? warningLogger,
-    };
-    const copy = <K extends keyof RetryOptions>(
-      key: K,
-      value: RetryOptions[K] | undefined,
-    ) => {
-      if (value !== undefined) out[key] = value;
-    };
-    copy("headers", o.headers);
-    copy("fetch", o.fetch);
-    if (o.client) {
-      out.client = o.client;
-    } else if (o.tls) {
-      this.#tlsClient ??= createTlsHttpClient(o.tls);
-      out.client = this.#tlsClient;
-    }
-    copy("signal", signal);
-    copy("transferSyntaxes", o.transferSyntaxes);
-    copy("repositoryUniqueId", o.repositoryUniqueId);
-    copy("homeCommunityId", o.homeCommunityId);
-    copy("mtom", o.mtom);
-    copy("chunkSize", o.chunkSize);
-    copy("engine", o.engine);
-    copy("timeoutMs", o.timeoutMs);
-    copy("idleTimeoutMs", o.idleTimeoutMs);
-    copy("maxRootPartSize", o.maxRootPartSize);
-    copy("maxPartSize", o.maxPartSize);
-    copy("maxHeaderBytes", o.maxHeaderBytes);
-    copy("maxHeaderCount", o.maxHeaderCount);
-    copy("retries", o.retries);
-    copy("retryBaseDelayMs", o.retryBaseDelayMs);
-    copy("retryMaxDelayMs", o.retryMaxDelayMs);
-    copy("onAttempt", call.onAttempt);
-    copy("onBytes", call.onBytes);
-    return out;
+  /** The HTTP client: the given one, or one built once from `tls`. */
+  #httpClient(): Deno.HttpClient | undefined {
+    if (this.#options.client) return this.#options.client;
+    if (!this.#options.tls) return undefined;
+    this.#tlsClient ??= createTlsHttpClient(this.#options.tls);
+    return this.#tlsClient;
   }
 
   #ignored(error: Rad69Error): boolean {
@@ -771,7 +626,7 @@ export class Rad69Client implements Disposable {
     batches: InstanceReference[][],
     options: RetrieveCallOptions,
   ): AsyncGenerator<Rad69Instance, void, undefined> {
-    const logger = this.#options.logger ?? warningLogger;
+    const logger = this.#logger;
     // One run per request when sequential (a failing request throws before
     // the next is sent); one run for all when concurrent, where a request
     // has ended once its last outcome arrived.
@@ -883,6 +738,11 @@ export class Rad69Client implements Disposable {
     dir: string | URL,
     options: DownloadOptions = {},
   ): Promise<DownloadReport> {
-    return downloadInstances(this, refs, dir, options);
+    return downloadInstances(
+      (wanted, call) => this.retrieve(wanted, call),
+      refs,
+      dir,
+      options,
+    );
   }
 }

@@ -8,16 +8,18 @@
  * @module
  */
 
-import type { Rad69TlsOptions } from "./client.ts";
+import type { Rad69TlsOptions } from "./tls.ts";
 import { Rad69Error } from "./errors.ts";
 import { Rad69Instance } from "./instance.ts";
-import type { InstanceReference } from "./references.ts";
-import type { InstanceOutcome } from "./retrieve_batch.ts";
+import type { InstanceReference } from "./reference_types.ts";
+import type { AttemptReport, InstanceOutcome } from "./outcome.ts";
+import { retrieveWithRetries, type RetryOptions } from "./retry.ts";
 import {
-  type AttemptReport,
-  retrieveWithRetries,
-  type RetryOptions,
-} from "./retry.ts";
+  DEFAULTS,
+  type ExchangeConfig,
+  resolveExchangeConfig,
+  withCallbacks,
+} from "./config.ts";
 import {
   deserializeError,
   toWorkerJobOptions,
@@ -37,11 +39,8 @@ import {
  * @example Two series at once, yielded in plan order
  * ```ts
  * import assert from "node:assert/strict";
- * import {
- *   type ConcurrentRetrieveOptions,
- *   planBatches,
- *   retrieveConcurrently,
- * } from "@rad69/client";
+ * import { type ConcurrentRetrieveOptions, retrieveConcurrently } from "./concurrent.ts";
+ * import { planBatches } from "./client.ts";
  * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
  *
  * const study = syntheticStudy({ series: 2, instancesPerSeries: 1 });
@@ -61,7 +60,11 @@ import {
  * );
  * ```
  */
-export interface ConcurrentRetrieveOptions extends RetryOptions {
+export interface ConcurrentRetrieveOptions
+  extends RetryOptions, SchedulerOptions {}
+
+/** How the scheduler runs the batches (the exchange options aside). */
+export interface SchedulerOptions {
   /**
    * The most requests in flight at once (the number of workers).
    *
@@ -281,7 +284,8 @@ function asRad69Error(
  * @example Retrieve two series, two requests at a time
  * ```ts
  * import assert from "node:assert/strict";
- * import { planBatches, retrieveConcurrently } from "@rad69/client";
+ * import { planBatches } from "./client.ts";
+ * import { retrieveConcurrently } from "./concurrent.ts";
  * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
  *
  * const study = syntheticStudy({ series: 2, instancesPerSeries: 2 });
@@ -304,34 +308,40 @@ function asRad69Error(
  */
 export async function* retrieveConcurrently(
   batches: readonly (readonly InstanceReference[])[],
-  options: ConcurrentRetrieveOptions,
+  options:
+    | ConcurrentRetrieveOptions
+    | (SchedulerOptions & { readonly config: ExchangeConfig }),
 ): AsyncGenerator<InstanceOutcome, void, undefined> {
-  const concurrency = options.concurrency ?? 2;
+  const config = "config" in options
+    ? options.config
+    : resolveExchangeConfig(options);
+  const concurrency = options.concurrency ?? DEFAULTS.concurrency;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new RangeError(
       `Invalid concurrency "${concurrency}": expected a whole number >= 1`,
     );
   }
-  const prefetch = options.prefetch ?? 2;
+  const prefetch = options.prefetch ?? DEFAULTS.prefetch;
   if (!Number.isInteger(prefetch) || prefetch < 1) {
     throw new RangeError(
       `Invalid prefetch "${prefetch}": expected a whole number >= 1`,
     );
   }
-  const signal = options.signal;
+  const signal = config.signal;
   signal?.throwIfAborted();
   const total = batches.length;
   if (total === 0) return;
-  const ordered = options.ordered ?? false;
-  const logger = options.logger;
-  const custom = options.fetch !== undefined || options.client !== undefined;
+  const ordered = options.ordered ?? DEFAULTS.ordered;
+  const logger = config.logger;
+  const custom = config.fetch !== globalThis.fetch ||
+    config.client !== undefined;
   const useWorkers = (options.workers ?? true) && !custom;
   if ((options.workers ?? true) && custom) {
-    logger?.debug?.(
+    logger.debug?.(
       `Running up to ${concurrency} request(s) at once on the main thread: a custom fetch or Deno.HttpClient cannot be handed to workers`,
     );
   } else {
-    logger?.debug?.(
+    logger.debug?.(
       `Running ${total} request(s), up to ${concurrency} at once${
         useWorkers ? " in workers" : " on the main thread"
       }`,
@@ -438,7 +448,7 @@ export async function* retrieveConcurrently(
         }
         break;
       case "bytes":
-        guard(() => options.onBytes?.(message.bytes));
+        guard(() => config.onBytes?.(message.bytes));
         break;
       case "attempt": {
         const { transientError, ...plain } = message.report;
@@ -451,11 +461,11 @@ export async function* retrieveConcurrently(
             ),
           }
           : plain;
-        guard(() => options.onAttempt?.(report));
+        guard(() => config.onAttempt?.(report));
         break;
       }
       case "log":
-        guard(() => logger?.[message.level]?.(message.message));
+        guard(() => logger[message.level]?.(message.message));
         break;
       case "done":
         end(state);
@@ -483,7 +493,7 @@ export async function* retrieveConcurrently(
   };
 
   const startInWorker = (state: BatchState, pool: WorkerPool) => {
-    jobOptions ??= toWorkerJobOptions(options, {
+    jobOptions ??= toWorkerJobOptions(config, {
       tls: options.tls,
       prefetch,
     });
@@ -499,7 +509,7 @@ export async function* retrieveConcurrently(
         // and every later one too.
         if (!workersFailed) {
           workersFailed = true;
-          logger?.warn?.(
+          logger.warn?.(
             `Running the requests on the main thread: a worker could not start (${error.message})`,
           );
         }
@@ -524,10 +534,10 @@ export async function* retrieveConcurrently(
       let settled = 0;
       try {
         for await (
-          const outcome of retrieveWithRetries(state.refs, {
-            ...options,
-            signal: localSignal,
-          })
+          const outcome of retrieveWithRetries(
+            state.refs,
+            withCallbacks(config, { ...config, signal: localSignal }),
+          )
         ) {
           emit(state, outcome, at(outcome.ref));
           // Pause reading while the consumer is behind (not after the last
@@ -575,7 +585,7 @@ export async function* retrieveConcurrently(
         continue;
       }
       open++;
-      logger?.debug?.(
+      logger.debug?.(
         `Request ${
           state.index + 1
         } of ${total}: ${refs.length} instance(s) of series ${

@@ -10,7 +10,6 @@
 import dicomParser from "dicom-parser";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Rad69Client } from "./client.ts";
 import {
   DocumentNotReturnedError,
   InvalidUidError,
@@ -21,7 +20,7 @@ import {
   type Rad69Reference,
   toInstanceRefs,
 } from "./references.ts";
-import type { AttemptReport } from "./retry.ts";
+import type { AttemptReport, RetrieveFn } from "./outcome.ts";
 import type { RegistryError } from "./soap/types.ts";
 
 /**
@@ -385,7 +384,7 @@ function assertPathComponent(uid: string, where: string): void {
  * ```ts
  * import assert from "node:assert/strict";
  * import { join } from "node:path";
- * import { downloadPath } from "@rad69/client";
+ * import { downloadPath } from "./download.ts";
  *
  * const path = downloadPath("out", {
  *   studyUid: "1.2",
@@ -599,7 +598,8 @@ async function syncFolder(folder: string): Promise<void> {
  * @example Download a study, then resume it
  * ```ts
  * import assert from "node:assert/strict";
- * import { downloadInstances, Rad69Client } from "@rad69/client";
+ * import { Rad69Client } from "@rad69/client";
+ * import { downloadInstances } from "./download.ts";
  * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
  *
  * const study = syntheticStudy({ series: 1, instancesPerSeries: 2 });
@@ -612,10 +612,13 @@ async function syncFolder(folder: string): Promise<void> {
  *   instanceUid,
  * }));
  * try {
- *   const first = await downloadInstances(client, refs, dir);
+ *   const retrieve = client.retrieve.bind(client);
+ *   const first = await downloadInstances(retrieve, refs, dir);
  *   assert.equal(first.delivered, 2);
  *   assert.ok(first.complete);
- *   const again = await downloadInstances(client, refs, dir, { resume: true });
+ *   const again = await downloadInstances(retrieve, refs, dir, {
+ *     resume: true,
+ *   });
  *   assert.equal(again.skipped, 2);
  *   assert.equal(server.requests.length, 1); // nothing asked the second time
  * } finally {
@@ -624,7 +627,7 @@ async function syncFolder(folder: string): Promise<void> {
  * ```
  */
 export async function downloadInstances(
-  client: Rad69Client,
+  retrieve: RetrieveFn,
   refs: Iterable<Rad69Reference>,
   dir: string | URL,
   options: DownloadOptions = {},
@@ -758,7 +761,7 @@ export async function downloadInstances(
 
   try {
     if (wanted.length > 0) {
-      const outcomes = client.retrieve(wanted, {
+      const outcomes = retrieve(wanted, {
         ...(signal ? { signal } : {}),
         onAttempt: (report) => {
           attempts.push(report);

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { InstanceReference } from "./references.ts";
+import type { InstanceReference } from "./reference_types.ts";
 
 /**
  * Options accepted by every error class of this package.
@@ -90,7 +90,8 @@ export class Rad69Error extends Error {
  * @example Ask for a study without its instances
  * ```ts
  * import assert from "node:assert/strict";
- * import { NonInstanceParameterError, toInstanceRefs } from "@rad69/client";
+ * import { NonInstanceParameterError } from "@rad69/client";
+ * import { toInstanceRefs } from "./references.ts";
  *
  * assert.throws(
  *   () => toInstanceRefs([{ studyUid: "1.2.3" }]),
@@ -119,7 +120,8 @@ export class NonInstanceParameterError extends Rad69Error {
  * @example Find the malformed UID
  * ```ts
  * import assert from "node:assert/strict";
- * import { InvalidUidError, toInstanceRefs } from "@rad69/client";
+ * import { InvalidUidError } from "@rad69/client";
+ * import { toInstanceRefs } from "./references.ts";
  *
  * assert.throws(
  *   () =>
@@ -162,11 +164,8 @@ export class InvalidUidError extends Rad69Error {
  * @example A 503 with Retry-After is transient
  * ```ts
  * import assert from "node:assert/strict";
- * import {
- *   isTransientError,
- *   Rad69HttpError,
- *   type Rad69HttpErrorOptions,
- * } from "@rad69/client";
+ * import { Rad69HttpError, type Rad69HttpErrorOptions } from "@rad69/client";
+ * import { isTransientError } from "./retry.ts";
  *
  * const options: Rad69HttpErrorOptions = {
  *   status: 503,
@@ -501,10 +500,8 @@ export class Rad69ProtocolError extends Rad69Error {
  * @example A multipart Content-Type without a boundary
  * ```ts
  * import assert from "node:assert/strict";
- * import {
- *   MultipartSyntaxError,
- *   parseMultipartContentType,
- * } from "@rad69/client";
+ * import { MultipartSyntaxError } from "@rad69/client";
+ * import { parseMultipartContentType } from "./multipart/content_type.ts";
  *
  * assert.throws(
  *   () => parseMultipartContentType('multipart/related; type="application/xop+xml"'),

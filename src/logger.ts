@@ -43,7 +43,8 @@ export interface Rad69Logger {
  * @example Keep a client quiet
  * ```ts
  * import assert from "node:assert/strict";
- * import { Rad69Client, silentLogger } from "@rad69/client";
+ * import { Rad69Client } from "@rad69/client";
+ * import { silentLogger } from "./logger.ts";
  *
  * const client = new Rad69Client({
  *   url: "http://127.0.0.1:8080/rad69",
@@ -61,7 +62,8 @@ export const silentLogger: Rad69Logger = {};
  * @example Add debug lines to the default
  * ```ts
  * import assert from "node:assert/strict";
- * import { type Rad69Logger, warningLogger } from "@rad69/client";
+ * import { type Rad69Logger } from "@rad69/client";
+ * import { warningLogger } from "./logger.ts";
  *
  * const lines: string[] = [];
  * const logger: Rad69Logger = { ...warningLogger, debug: (m) => lines.push(m) };

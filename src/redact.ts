@@ -15,7 +15,7 @@ import type { Rad69Logger } from "./logger.ts";
  * @example Check that a line was redacted
  * ```ts
  * import assert from "node:assert/strict";
- * import { REDACTED, redactText } from "@rad69/client";
+ * import { REDACTED, redactText } from "./redact.ts";
  *
  * assert.equal(redactText("token=abcd1234", ["abcd1234"]), `token=${REDACTED}`);
  * ```
@@ -48,7 +48,7 @@ const USERINFO_IN_TEXT = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]*@/gi;
  * @example Print a URL with credentials
  * ```ts
  * import assert from "node:assert/strict";
- * import { redactUrl } from "@rad69/client";
+ * import { redactUrl } from "./redact.ts";
  *
  * assert.equal(
  *   redactUrl("https://jim:s3cret@pacs.example/rad69?token=abc&x=1"),
@@ -96,7 +96,7 @@ export function redactUrl(url: string | URL): string {
  * @example Send a URL without its credentials
  * ```ts
  * import assert from "node:assert/strict";
- * import { stripUserinfo } from "@rad69/client";
+ * import { stripUserinfo } from "./redact.ts";
  *
  * assert.equal(stripUserinfo("https://jim:pw@pacs/rad69"), "https://pacs/rad69");
  * assert.equal(stripUserinfo("not a URL"), "not a URL");
@@ -181,7 +181,7 @@ function addHeaderSecrets(
  * @example List the secrets of a request
  * ```ts
  * import assert from "node:assert/strict";
- * import { collectSecrets } from "@rad69/client";
+ * import { collectSecrets } from "./redact.ts";
  *
  * const secrets = collectSecrets("https://jim:hunter22@pacs/rad69", {
  *   authorization: "Bearer abc.def.ghi",
@@ -248,7 +248,7 @@ export function collectSecrets(
  * @example Redact a server's echo
  * ```ts
  * import assert from "node:assert/strict";
- * import { redactText } from "@rad69/client";
+ * import { redactText } from "./redact.ts";
  *
  * assert.equal(
  *   redactText("echo: Bearer abc.def", ["abc.def"]),
@@ -289,7 +289,8 @@ const TEXT_FIELDS = [
  * @example Redact an error before logging it
  * ```ts
  * import assert from "node:assert/strict";
- * import { Rad69Error, redactError } from "@rad69/client";
+ * import { Rad69Error } from "@rad69/client";
+ * import { redactError } from "./redact.ts";
  *
  * const cause = new Error("401 for Bearer abc.def");
  * const e = redactError(
@@ -333,7 +334,7 @@ export function redactError<T>(error: T, secrets: readonly string[]): T {
  * @example Wrap a logger
  * ```ts
  * import assert from "node:assert/strict";
- * import { redactLogger } from "@rad69/client";
+ * import { redactLogger } from "./redact.ts";
  *
  * const lines: string[] = [];
  * const logger = redactLogger({ debug: (m) => lines.push(m) }, ["hunter22"]);

@@ -12,13 +12,14 @@ import {
   SoapFaultError,
   TruncatedResponseError,
 } from "./errors.ts";
-import { collectSecrets, redactLogger } from "./redact.ts";
-import type { InstanceReference } from "./references.ts";
 import {
-  type InstanceOutcome,
-  retrieveBatch,
-  type RetrieveBatchOptions,
-} from "./retrieve_batch.ts";
+  type ExchangeConfig,
+  type ExchangeOptions,
+  resolveExchangeConfig,
+} from "./config.ts";
+import type { AttemptReport, InstanceOutcome } from "./outcome.ts";
+import type { InstanceReference } from "./reference_types.ts";
+import { retrieveBatch, type RetrieveBatchOptions } from "./retrieve_batch.ts";
 
 /** HTTP statuses worth retrying. */
 const TRANSIENT_STATUS = new Set([408, 429, 502, 503, 504]);
@@ -38,11 +39,8 @@ const TRANSIENT_STATUS = new Set([408, 429, 502, 503, 504]);
  * @example Sort failures into transient and permanent
  * ```ts
  * import assert from "node:assert/strict";
- * import {
- *   isTransientError,
- *   Rad69HttpError,
- *   Rad69NetworkError,
- * } from "@rad69/client";
+ * import { Rad69HttpError, Rad69NetworkError } from "@rad69/client";
+ * import { isTransientError } from "./retry.ts";
  *
  * assert.ok(isTransientError(new Rad69NetworkError("Connection reset")));
  * const busy = { url: "http://127.0.0.1/rad69", bodyExcerpt: "" };
@@ -72,53 +70,12 @@ function retryAfterOf(error: Rad69Error | undefined): number | undefined {
 }
 
 /**
- * One attempt of an exchange, as reported to `onAttempt`.
- *
- * @example A 503, then a success
- * ```ts
- * import assert from "node:assert/strict";
- * import { type AttemptReport, Rad69Client } from "@rad69/client";
- * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
- *
- * const study = syntheticStudy({ series: 1, instancesPerSeries: 1 });
- * await using server = await FakeRad69Server.start({ instances: study });
- * server.enqueue({ http: { status: 503 } });
- * const client = new Rad69Client({ url: server.url, retryBaseDelayMs: 1 });
- * const reports: AttemptReport[] = [];
- * for await (const _ of client.retrieve(study, { onAttempt: (r) => reports.push(r) })) {
- *   // consume
- * }
- * assert.deepEqual(reports.map((r) => [r.attempt, r.delivered, r.retrying]), [
- *   [1, 0, 1],
- *   [2, 1, 0],
- * ]);
- * assert.equal(reports[0]!.transientError?.name, "Rad69HttpError");
- * ```
- */
-export interface AttemptReport {
-  /** 1 for the first try. */
-  readonly attempt: number;
-  /** How many instances this attempt asked for. */
-  readonly requested: number;
-  /** How many it delivered. */
-  readonly delivered: number;
-  /** How many failed permanently (or transiently on the last attempt). */
-  readonly failed: number;
-  /** How many failed transiently and will be asked for again. */
-  readonly retrying: number;
-  /** The first transient error, when there was one. */
-  readonly transientError?: Rad69Error;
-  /** Milliseconds waited before the next attempt (0 when none follows). */
-  readonly delayMs: number;
-}
-
-/**
  * Options of {@linkcode retrieveWithRetries}.
  *
  * @example No retry: a 503 fails the instance
  * ```ts
  * import assert from "node:assert/strict";
- * import { retrieveWithRetries, type RetryOptions } from "@rad69/client";
+ * import { retrieveWithRetries, type RetryOptions } from "./retry.ts";
  * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
  *
  * const study = syntheticStudy({ series: 1, instancesPerSeries: 1 });
@@ -130,30 +87,12 @@ export interface AttemptReport {
  * assert.equal(server.requests.length, 1);
  * ```
  */
-export interface RetryOptions extends RetrieveBatchOptions {
-  /**
-   * How many times a transient failure is retried.
-   *
-   * @default {3}
-   */
-  retries?: number;
-  /**
-   * The first backoff delay in milliseconds (doubled each attempt, with
-   * jitter).
-   *
-   * @default {500}
-   */
-  retryBaseDelayMs?: number;
-  /**
-   * The longest backoff delay (and the longest Retry-After honoured), in
-   * milliseconds.
-   *
-   * @default {30000}
-   */
-  retryMaxDelayMs?: number;
-  /** Called after every attempt. */
-  onAttempt?: (report: AttemptReport) => void;
-}
+export interface RetryOptions extends
+  RetrieveBatchOptions,
+  Pick<
+    ExchangeOptions,
+    "retries" | "retryBaseDelayMs" | "retryMaxDelayMs" | "onAttempt"
+  > {}
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -186,7 +125,8 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * @example Delays of the default backoff
  * ```ts
  * import assert from "node:assert/strict";
- * import { backoffDelay, Rad69HttpError } from "@rad69/client";
+ * import { Rad69HttpError } from "@rad69/client";
+ * import { backoffDelay } from "./retry.ts";
  *
  * const first = backoffDelay(1, undefined, 500, 30_000);
  * assert.ok(first >= 250 && first <= 500);
@@ -229,7 +169,8 @@ export function backoffDelay(
  * @example Survive a busy server
  * ```ts
  * import assert from "node:assert/strict";
- * import { type AttemptReport, retrieveWithRetries } from "@rad69/client";
+ * import { type AttemptReport } from "@rad69/client";
+ * import { retrieveWithRetries } from "./retry.ts";
  * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
  *
  * const study = syntheticStudy({ series: 1, instancesPerSeries: 2 });
@@ -253,13 +194,13 @@ export function backoffDelay(
  */
 export async function* retrieveWithRetries(
   refs: readonly InstanceReference[],
-  options: RetryOptions,
+  options: RetryOptions | ExchangeConfig,
 ): AsyncGenerator<InstanceOutcome, void, undefined> {
-  const retries = Math.max(0, options.retries ?? 3);
-  const base = options.retryBaseDelayMs ?? 500;
-  const max = options.retryMaxDelayMs ?? 30_000;
-  const logger = options.logger &&
-    redactLogger(options.logger, collectSecrets(options.url, options.headers));
+  const config = resolveExchangeConfig(options);
+  const { retries, retryBaseDelayMs: base, retryMaxDelayMs: max } =
+    config.settings;
+  const logger = config.logger;
+  const batch = batchOf(refs);
   let pending: readonly InstanceReference[] = refs;
   for (let attempt = 1; pending.length > 0; attempt++) {
     const last = attempt > retries;
@@ -267,7 +208,7 @@ export async function* retrieveWithRetries(
     let delivered = 0;
     let failed = 0;
     let transientError: Rad69Error | undefined;
-    for await (const outcome of retrieveBatch(pending, options)) {
+    for await (const outcome of retrieveBatch(pending, config)) {
       if (outcome.status === "delivered") {
         delivered++;
         yield outcome;
@@ -290,19 +231,36 @@ export async function* retrieveWithRetries(
       retrying: again.length,
       delayMs,
       ...(transientError ? { transientError } : {}),
+      ...batch,
     };
-    options.onAttempt?.(report);
-    logger?.debug?.(
+    config.onAttempt?.(report);
+    logger.debug?.(
       `Attempt ${attempt}: ${pending.length} requested, ${delivered} delivered, ${failed} failed, ${again.length} to retry`,
     );
     if (again.length > 0) {
-      logger?.warn?.(
+      logger.warn?.(
         `Retrying ${again.length} instance(s) in ${delayMs} ms (attempt ${
           attempt + 1
         } of ${retries + 1}) after: ${transientError?.message}`,
       );
-      await sleep(delayMs, options.signal);
+      await sleep(delayMs, config.signal);
     }
     pending = again;
   }
+}
+
+/** The study and series a request is for, when all its instances share them. */
+function batchOf(
+  refs: readonly InstanceReference[],
+): { studyUid?: string; seriesUid?: string } {
+  const first = refs[0];
+  if (!first) return {};
+  const out: { studyUid?: string; seriesUid?: string } = {};
+  if (refs.every((r) => r.studyUid === first.studyUid)) {
+    out.studyUid = first.studyUid;
+    if (refs.every((r) => r.seriesUid === first.seriesUid)) {
+      out.seriesUid = first.seriesUid;
+    }
+  }
+  return out;
 }

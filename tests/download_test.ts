@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  downloadInstances,
-  downloadPath,
-  type DownloadProgress,
-} from "../src/download.ts";
+import { downloadPath, type DownloadProgress } from "../src/download.ts";
 import { Rad69Client } from "../src/client.ts";
 import {
   InvalidUidError,
@@ -62,7 +58,7 @@ Deno.test(
       await using server = await FakeRad69Server.start({ instances: STUDY });
       using client = new Rad69Client({ url: server.url, logger: quiet });
       const seen: DownloadProgress[] = [];
-      const report = await downloadInstances(client, REFS, dir, {
+      const report = await client.download(REFS, dir, {
         onProgress: (p) => seen.push(p),
       });
       assert.equal(report.delivered, 6);
@@ -116,7 +112,7 @@ Deno.test(
       await using server = await FakeRad69Server.start({ instances: STUDY });
       using client = new Rad69Client({ url: server.url, logger: quiet });
       const missing = { ...REFS[0]!, instanceUid: `${REFS[0]!.seriesUid}.999` };
-      const report = await downloadInstances(client, [...REFS, missing], dir);
+      const report = await client.download([...REFS, missing], dir);
       assert.equal(report.delivered, 6);
       assert.equal(report.failed, 1);
       assert.equal(report.complete, false);
@@ -143,7 +139,7 @@ Deno.test(
     await withDir(async (dir) => {
       await using server = await FakeRad69Server.start({ instances: STUDY });
       using client = new Rad69Client({ url: server.url, logger: quiet });
-      await downloadInstances(client, REFS, dir);
+      await client.download(REFS, dir);
       // Corrupt two files: one truncated to its preamble, one holding another
       // instance's bytes (a valid DICOM file with the wrong SOP Instance UID).
       await Deno.writeFile(
@@ -155,7 +151,7 @@ Deno.test(
         BYTES.get(REFS[5]!.instanceUid)!,
       );
       server.clearRequests();
-      const report = await downloadInstances(client, REFS, dir, {
+      const report = await client.download(REFS, dir, {
         resume: true,
       });
       assert.equal(report.skipped, 4);
@@ -173,7 +169,7 @@ Deno.test(
       await assertFiles(dir, REFS);
 
       server.clearRequests();
-      const again = await downloadInstances(client, REFS, dir, {
+      const again = await client.download(REFS, dir, {
         resume: true,
       });
       assert.equal(again.skipped, 6);
@@ -192,7 +188,7 @@ Deno.test("downloadInstances() without resume replaces existing files", {
     const path = downloadPath(dir, REFS[0]!);
     await Deno.mkdir(join(path, ".."), { recursive: true });
     await Deno.writeTextFile(path, "stale content");
-    const report = await downloadInstances(client, REFS.slice(0, 1), dir);
+    const report = await client.download(REFS.slice(0, 1), dir);
     assert.equal(report.delivered, 1);
     await assertFiles(dir, REFS.slice(0, 1));
   });
@@ -216,7 +212,7 @@ Deno.test(
       for (const name of [...stale, ...kept]) {
         await Deno.writeTextFile(join(folder, name), "half");
       }
-      const report = await downloadInstances(client, REFS.slice(0, 2), dir);
+      const report = await client.download(REFS.slice(0, 2), dir);
       assert.equal(report.staleFilesRemoved, 2);
       assert.equal(report.delivered, 2);
       const names = (await listFiles(folder)).sort();
@@ -251,7 +247,7 @@ Deno.test(
         logger: quiet,
       });
       const refs = refsOf(big);
-      const report = await downloadInstances(client, refs, dir);
+      const report = await client.download(refs, dir);
       assert.equal(report.delivered, 1);
       assert.equal(report.failed, 2);
       for (const entry of report.entries.slice(1)) {
@@ -288,7 +284,7 @@ Deno.test("downloadInstances() records every attempt of a retried request", {
       logger: quiet,
     });
     const seen: number[] = [];
-    const report = await downloadInstances(client, REFS.slice(0, 3), dir, {
+    const report = await client.download(REFS.slice(0, 3), dir, {
       onAttempt: (a) => seen.push(a.attempt),
     });
     assert.equal(report.delivered, 3);
@@ -316,7 +312,7 @@ Deno.test("downloadInstances() stops on abort and leaves no temporary file", {
         let timer: ReturnType<typeof setTimeout> | undefined;
         const abort = () => controller.abort(reason);
         await assert.rejects(
-          downloadInstances(client, REFS.slice(0, 3), dir, {
+          client.download(REFS.slice(0, 3), dir, {
             signal: controller.signal,
             onProgress: (p) => {
               if (p.delivered !== 1 || timer !== undefined) return;
@@ -346,21 +342,20 @@ Deno.test("downloadInstances() rejects bad input before writing anything", {
     const out = join(dir, "out");
     using client = new Rad69Client({ url: "http://127.0.0.1:9/rad69" });
     await assert.rejects(
-      downloadInstances(client, [{ studyUid: "1.2", seriesUid: "1.2.3" }], out),
+      client.download([{ studyUid: "1.2", seriesUid: "1.2.3" }], out),
       NonInstanceParameterError,
     );
     await assert.rejects(
-      downloadInstances(
-        client,
+      client.download(
         [{ studyUid: "1.2", seriesUid: "1.2.3", instanceUid: "../1" }],
         out,
       ),
       InvalidUidError,
     );
-    await assert.rejects(downloadInstances(client, REFS, ""), TypeError);
+    await assert.rejects(client.download(REFS, ""), TypeError);
     const aborted = AbortSignal.abort(new Error("already aborted"));
     await assert.rejects(
-      downloadInstances(client, REFS, out, { signal: aborted }),
+      client.download(REFS, out, { signal: aborted }),
       /already aborted/,
     );
     await assert.rejects(Deno.stat(out), Deno.errors.NotFound);
@@ -378,7 +373,7 @@ Deno.test(
       // A file where the study folder should be.
       await Deno.writeTextFile(join(dir, ref.studyUid), "in the way");
       await assert.rejects(
-        downloadInstances(client, [ref], dir),
+        client.download([ref], dir),
         Deno.errors.NotADirectory,
       );
       assert.deepEqual(await listFiles(dir), [ref.studyUid]);
@@ -401,7 +396,7 @@ Deno.test(
       const blocked = downloadPath(dir, REFS[4]!);
       await Deno.mkdir(blocked, { recursive: true });
       await Deno.writeTextFile(join(blocked, "keep.txt"), "in the way");
-      await assert.rejects(downloadInstances(client, REFS, dir), Error);
+      await assert.rejects(client.download(REFS, dir), Error);
       const files = await listFiles(dir);
       assert.ok(files.every((f) => !f.endsWith(".part")), files.join(", "));
       await assertFiles(dir, REFS.slice(0, 3));
@@ -429,7 +424,7 @@ Deno.test("downloadInstances() works with a concurrent client (workers)", {
       } as ConstructorParameters<typeof Rad69Client>[0],
     );
     const refs = refsOf(study);
-    const report = await downloadInstances(client, refs, dir);
+    const report = await client.download(refs, dir);
     assert.equal(report.delivered, 12, JSON.stringify(report.entries));
     for (const instance of study) {
       const bytes = await Deno.readFile(downloadPath(dir, instance));

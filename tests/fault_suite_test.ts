@@ -22,7 +22,6 @@ import {
   SopInstanceMismatchError,
   TruncatedResponseError,
 } from "../mod.ts";
-import { downloadInstances } from "../src/download.ts";
 import {
   type FakeDialect,
   FakeRad69Server,
@@ -841,7 +840,7 @@ Deno.test({
             server.clearRequests();
             server.enqueue(...queued);
             const c = client(server, { engine, retries: queued.length - 1 });
-            const report = await downloadInstances(c, REFS, dir);
+            const report = await c.download(REFS, dir);
             assert.equal(server.pendingPlans, 0);
             assert.equal(report.entries.length, REFS.length);
             const files = await assertCleanOutputDir(dir, SOURCES);
@@ -871,7 +870,7 @@ Deno.test({
         const controller = new AbortController();
         // Should the abort not come, the stall fails the download instead.
         const c = client(server, { idleTimeoutMs: 10_000 });
-        const download = downloadInstances(c, REFS, dir, {
+        const download = c.download(REFS, dir, {
           signal: controller.signal,
           onProgress: (p) => {
             if (p.entry?.status === "delivered" && p.delivered >= 2) {

@@ -13,15 +13,15 @@
 import assert from "node:assert/strict";
 import {
   buildRetrieveRequest,
-  createScanEngine,
   findSoapFault,
-  MultipartParser,
   type MultipartPart,
   parseRetrieveResponse,
   Rad69Client,
   Rad69Error,
-  type ScanEngine,
 } from "../mod.ts";
+import { createScanEngine } from "../src/multipart/engines.ts";
+import { MultipartParser } from "../src/multipart/multipart_parser.ts";
+import type { ScanEngine } from "../src/multipart/scan_engine.ts";
 import {
   type FakeDialect,
   FakeRad69Server,

@@ -11,7 +11,7 @@ import net from "node:net";
 import { join } from "node:path";
 import tls from "node:tls";
 import { Rad69Client } from "../src/client.ts";
-import { downloadInstances, downloadPath } from "../src/download.ts";
+import { downloadPath } from "../src/download.ts";
 import { Rad69NetworkError } from "../src/errors.ts";
 import { FakeRad69Server, syntheticStudy } from "../src/testing/mod.ts";
 import type { CliSummary } from "../src/cli/summary.ts";
@@ -282,7 +282,7 @@ Deno.test({
             },
             logger: {},
           });
-          const report = await downloadInstances(client, REFS, dir);
+          const report = await client.download(REFS, dir);
           assert.equal(report.delivered, 3, JSON.stringify(report.entries));
           for (const instance of STUDY) {
             const bytes = await Deno.readFile(downloadPath(dir, instance));
@@ -303,7 +303,7 @@ Deno.test({
             logger: {},
           });
           const out = join(dir, "refused");
-          const report = await downloadInstances(client, REFS, out);
+          const report = await client.download(REFS, out);
           assert.equal(report.delivered, 0);
           assert.equal(report.failed, 3);
           for (const entry of report.entries) {

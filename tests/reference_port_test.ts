@@ -9,7 +9,6 @@ import assert from "node:assert/strict";
 import {
   buildRetrieveRequest,
   InvalidDicomError,
-  MultipartParser,
   type MultipartPart,
   Rad69Client,
   Rad69Error,
@@ -19,6 +18,7 @@ import {
   TruncatedResponseError,
   XDSMissingDocumentError,
 } from "../mod.ts";
+import { MultipartParser } from "../src/multipart/multipart_parser.ts";
 import {
   buildDicomInstance,
   FakeRad69Server,

@@ -14,7 +14,6 @@ import {
   Rad69NetworkError,
   Rad69ProtocolError,
 } from "../mod.ts";
-import { downloadInstances } from "../src/download.ts";
 import {
   collectSecrets,
   redactError,
@@ -215,8 +214,10 @@ Deno.test({
             const dir = await Deno.makeTempDir({ prefix: "rad69-secrets-" });
             try {
               server.enqueue(plan(server.requests[0]!));
-              const downloaded = await downloadInstances(
-                new Rad69Client({ ...options, retries: 0 }),
+              const downloaded = await new Rad69Client({
+                ...options,
+                retries: 0,
+              }).download(
                 REFS,
                 dir,
               );

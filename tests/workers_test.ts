@@ -29,8 +29,9 @@ import {
 import { planBatches, Rad69Client } from "../src/client.ts";
 import { retrieveConcurrently } from "../src/concurrent.ts";
 import type { InstanceReference } from "../src/references.ts";
-import type { InstanceOutcome } from "../src/retrieve_batch.ts";
-import type { AttemptReport } from "../src/retry.ts";
+import type { InstanceOutcome } from "../src/outcome.ts";
+import { resolveExchangeConfig, resolveSettings } from "../src/config.ts";
+import type { AttemptReport } from "../src/outcome.ts";
 import {
   deserializeError,
   knownErrorClassNames,
@@ -840,7 +841,7 @@ Deno.test("WorkerPool spawns lazily, runs queued jobs and terminates on dispose"
         new Promise<number>((resolve, reject) => {
           let delivered = 0;
           const job = pool.submit(refs, {
-            url: server.url,
+            settings: resolveSettings({ url: server.url }),
             logLevels: [],
             reportAttempts: false,
             reportBytes: false,
@@ -1159,23 +1160,38 @@ Deno.test("serializeError() and deserializeError() keep every error class and it
 });
 
 Deno.test("toWorkerJobOptions() keeps only structured-cloneable options", () => {
-  const options = toWorkerJobOptions({
-    url: "http://127.0.0.1/rad69",
-    headers: { Authorization: "Bearer secret" },
-    fetch: globalThis.fetch,
-    signal: new AbortController().signal,
-    logger: { warn() {}, debug() {} },
-    onBytes() {},
-    retries: 2,
-    transferSyntaxes: ["1.2.840.10008.1.2.1"],
-    mtom: true,
-  }, { tls: { caCerts: ["PEM"] }, prefetch: 4 });
-  assert.deepEqual(structuredClone(options), {
-    url: "http://127.0.0.1/rad69",
-    headers: [["authorization", "Bearer secret"]],
-    retries: 2,
-    transferSyntaxes: ["1.2.840.10008.1.2.1"],
-    mtom: true,
+  const options = toWorkerJobOptions(
+    resolveExchangeConfig({
+      url: "http://127.0.0.1/rad69",
+      headers: { Authorization: "Bearer secret" },
+      fetch: globalThis.fetch,
+      signal: new AbortController().signal,
+      logger: { warn() {}, debug() {} },
+      onBytes() {},
+      retries: 2,
+      transferSyntaxes: ["1.2.840.10008.1.2.1"],
+      mtom: true,
+    }),
+    { tls: { caCerts: ["PEM"] }, prefetch: 4 },
+  );
+  const { settings, ...rest } = structuredClone(options);
+  assert.deepEqual(
+    {
+      url: settings.url,
+      headers: settings.headers,
+      retries: settings.retries,
+      transferSyntaxes: settings.transferSyntaxes,
+      mtom: settings.mtom,
+    },
+    {
+      url: "http://127.0.0.1/rad69",
+      headers: [["authorization", "Bearer secret"]],
+      retries: 2,
+      transferSyntaxes: ["1.2.840.10008.1.2.1"],
+      mtom: true,
+    },
+  );
+  assert.deepEqual(rest, {
     tls: { caCerts: ["PEM"] },
     logLevels: ["debug", "warn"],
     reportAttempts: false,

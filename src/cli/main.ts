@@ -7,11 +7,7 @@
  */
 
 import { Rad69Client, type Rad69ClientOptions } from "../client.ts";
-import {
-  downloadInstances,
-  type DownloadOptions,
-  type DownloadReport,
-} from "../download.ts";
+import type { DownloadOptions, DownloadReport } from "../download.ts";
 import type { Rad69Logger } from "../logger.ts";
 import { assertUid, type InstanceReference } from "../references.ts";
 import { type CliOptions, HELP_TEXT, parseCliArgs } from "./args.ts";
@@ -389,7 +385,7 @@ export async function runCli(
   if (bar) downloadOptions.onProgress = (p) => bar.update(p);
   let report: DownloadReport;
   try {
-    report = await downloadInstances(client, refs, o.out, downloadOptions);
+    report = await client.download(refs, o.out, downloadOptions);
   } catch (error) {
     bar?.clear();
     if (signal.aborted) {

@@ -103,7 +103,7 @@ export interface ProgressBarOptions {
  * @example Draw the progress of a download
  * ```ts
  * import assert from "node:assert/strict";
- * import { downloadInstances, Rad69Client } from "../../mod.ts";
+ * import { Rad69Client } from "../../mod.ts";
  * import { FakeRad69Server, syntheticStudy } from "../testing/mod.ts";
  * import { ProgressBar } from "./progress_bar.ts";
  *
@@ -114,7 +114,7 @@ export interface ProgressBarOptions {
  * let screen = "";
  * const bar = new ProgressBar({ write: (text) => screen += text });
  * try {
- *   await downloadInstances(client, study, dir, {
+ *   await client.download(study, dir, {
  *     onProgress: (p) => bar.update(p),
  *   });
  *   bar.finish();

@@ -37,7 +37,7 @@ function decodeRun(run: string): string {
  * @example Normalise a CXF Content-ID and a Vitrea one
  * ```ts
  * import assert from "node:assert/strict";
- * import { normalizeContentId } from "@rad69/client";
+ * import { normalizeContentId } from "./content_id.ts";
  *
  * assert.equal(normalizeContentId(" <1@cxf.apache.org> "), "1@cxf.apache.org");
  * assert.equal(normalizeContentId("1@vitrea"), "1@vitrea");
@@ -61,7 +61,7 @@ export function normalizeContentId(headerValue: string): string {
  * @example Match a CXF href with its part header
  * ```ts
  * import assert from "node:assert/strict";
- * import { hrefToContentId, normalizeContentId } from "@rad69/client";
+ * import { hrefToContentId, normalizeContentId } from "./content_id.ts";
  *
  * const fromHref = hrefToContentId("cid:0d45-4@urn%3Aihe%3Aiti%3Axds-b%3A2007");
  * const fromHeader = normalizeContentId("<0d45-4@urn:ihe:iti:xds-b:2007>");

@@ -13,11 +13,8 @@ import { MultipartSyntaxError } from "../errors.ts";
  * @example Longer boundaries are refused
  * ```ts
  * import assert from "node:assert/strict";
- * import {
- *   assertBoundary,
- *   MAX_BOUNDARY_LENGTH,
- *   MultipartSyntaxError,
- * } from "@rad69/client";
+ * import { MultipartSyntaxError } from "@rad69/client";
+ * import { assertBoundary, MAX_BOUNDARY_LENGTH } from "./content_type.ts";
  *
  * assertBoundary("b".repeat(MAX_BOUNDARY_LENGTH));
  * assert.throws(
@@ -34,7 +31,7 @@ export const MAX_BOUNDARY_LENGTH = 70;
  * @example Read a parameter
  * ```ts
  * import assert from "node:assert/strict";
- * import { type MediaType, parseMediaType } from "@rad69/client";
+ * import { type MediaType, parseMediaType } from "./content_type.ts";
  *
  * const media: MediaType = parseMediaType('text/XML; Charset="UTF-8"');
  * assert.equal(media.essence, "text/xml");
@@ -54,10 +51,7 @@ export interface MediaType {
  * @example A Vitrea (JavaMail) Content-Type, without start
  * ```ts
  * import assert from "node:assert/strict";
- * import {
- *   type MultipartContentType,
- *   parseMultipartContentType,
- * } from "@rad69/client";
+ * import { type MultipartContentType, parseMultipartContentType } from "./content_type.ts";
  *
  * const ct: MultipartContentType = parseMultipartContentType(
  *   'multipart/related; boundary="----=_Part_0_1.2"; type="application/xop+xml"',
@@ -89,7 +83,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * @example Parse a sloppy Content-Type
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseMediaType } from "@rad69/client";
+ * import { parseMediaType } from "./content_type.ts";
  *
  * const m = parseMediaType('Multipart/Related; Boundary = "uuid:1"; start=<r>;');
  * assert.equal(m.essence, "multipart/related");
@@ -171,7 +165,7 @@ export function parseMediaType(value: string): MediaType {
  * @example Compare a `start` parameter with a Content-ID
  * ```ts
  * import assert from "node:assert/strict";
- * import { stripAngleBrackets } from "@rad69/client";
+ * import { stripAngleBrackets } from "./content_type.ts";
  *
  * assert.equal(stripAngleBrackets(" <root@x> "), "root@x");
  * assert.equal(stripAngleBrackets("root@x"), "root@x");
@@ -195,7 +189,8 @@ export function stripAngleBrackets(value: string): string {
  * @example Check a boundary before splitting
  * ```ts
  * import assert from "node:assert/strict";
- * import { assertBoundary, MultipartSyntaxError } from "@rad69/client";
+ * import { MultipartSyntaxError } from "@rad69/client";
+ * import { assertBoundary } from "./content_type.ts";
  *
  * assertBoundary("uuid:0ca0f2a1-2f61-4b6c-9c2e-1c5f0b1b2c3d");
  * assert.throws(() => assertBoundary(""), MultipartSyntaxError);
@@ -235,7 +230,7 @@ export function assertBoundary(boundary: string): void {
  * @example Read a dcm4chee-arc (CXF) Content-Type
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseMultipartContentType } from "@rad69/client";
+ * import { parseMultipartContentType } from "./content_type.ts";
  *
  * const ct = parseMultipartContentType(
  *   'multipart/related; type="application/xop+xml"; boundary="uuid:42"; start="<root.message@cxf.apache.org>"',

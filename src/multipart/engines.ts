@@ -15,7 +15,8 @@ import { WasmScanEngine } from "./wasm_scanner.ts";
  * @example Both engines find the same delimiter
  * ```ts
  * import assert from "node:assert/strict";
- * import { MultipartParser, type ScanEngineKind } from "@rad69/client";
+ * import { type ScanEngineKind } from "@rad69/client";
+ * import { MultipartParser } from "./multipart_parser.ts";
  *
  * const body = new TextEncoder().encode("--b\r\n\r\none\r\n--b--");
  * const kinds: ScanEngineKind[] = ["wasm", "ts"];
@@ -41,7 +42,7 @@ export type ScanEngineKind = "wasm" | "ts";
  * @example Search a window for a delimiter
  * ```ts
  * import assert from "node:assert/strict";
- * import { createScanEngine } from "@rad69/client";
+ * import { createScanEngine } from "./engines.ts";
  *
  * using engine = createScanEngine("wasm");
  * engine.setNeedle(new TextEncoder().encode("--b"));

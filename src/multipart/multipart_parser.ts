@@ -23,7 +23,8 @@ import { createScanEngine, type ScanEngineKind } from "./engines.ts";
  * @example Where each part is
  * ```ts
  * import assert from "node:assert/strict";
- * import { type MultipartPart, MultipartParser } from "@rad69/client";
+ * import { type MultipartPart } from "@rad69/client";
+ * import { MultipartParser } from "./multipart_parser.ts";
  *
  * const text = "--b\r\nContent-ID: <root>\r\n\r\n<xml/>\r\n--b\r\n\r\ndata\r\n--b--";
  * using parser = new MultipartParser("b", { engine: "ts" });
@@ -52,11 +53,8 @@ export interface MultipartPart {
  * @example A larger cap for the root part only
  * ```ts
  * import assert from "node:assert/strict";
- * import {
- *   LimitExceededError,
- *   MultipartParser,
- *   type MultipartParserOptions,
- * } from "@rad69/client";
+ * import { LimitExceededError } from "@rad69/client";
+ * import { MultipartParser, type MultipartParserOptions } from "./multipart_parser.ts";
  *
  * const options: MultipartParserOptions = {
  *   engine: "ts",
@@ -144,7 +142,7 @@ enum State {
  * @example Split a small body
  * ```ts
  * import assert from "node:assert/strict";
- * import { MultipartParser } from "@rad69/client";
+ * import { MultipartParser } from "./multipart_parser.ts";
  *
  * const body = new TextEncoder().encode(
  *   "--b\r\nContent-ID: <1>\r\n\r\nhello\r\n--b--\r\n",
@@ -198,7 +196,8 @@ export class MultipartParser implements Disposable {
    * @example Cap the part size
    * ```ts
    * import assert from "node:assert/strict";
-   * import { LimitExceededError, MultipartParser } from "@rad69/client";
+   * import { LimitExceededError } from "@rad69/client";
+   * import { MultipartParser } from "./multipart_parser.ts";
    *
    * using parser = new MultipartParser("b", { maxPartSize: 4 });
    * const body = new TextEncoder().encode("--b\r\n\r\ntoo long\r\n--b--");
@@ -254,7 +253,7 @@ export class MultipartParser implements Disposable {
    * @example Feed a body one byte at a time
    * ```ts
    * import assert from "node:assert/strict";
-   * import { MultipartParser } from "@rad69/client";
+   * import { MultipartParser } from "./multipart_parser.ts";
    *
    * const body = new TextEncoder().encode(
    *   "--b\r\n\r\none\r\n--b\r\n\r\ntwo\r\n--b--",
@@ -295,7 +294,8 @@ export class MultipartParser implements Disposable {
    * @example Detect a body cut in its second part
    * ```ts
    * import assert from "node:assert/strict";
-   * import { MultipartParser, TruncatedResponseError } from "@rad69/client";
+   * import { TruncatedResponseError } from "@rad69/client";
+   * import { MultipartParser } from "./multipart_parser.ts";
    *
    * using parser = new MultipartParser("b");
    * const parts: Uint8Array[] = [];
@@ -335,7 +335,7 @@ export class MultipartParser implements Disposable {
    * @example Dispose of a parser with `using`
    * ```ts
    * import assert from "node:assert/strict";
-   * import { MultipartParser } from "@rad69/client";
+   * import { MultipartParser } from "./multipart_parser.ts";
    *
    * const parser = new MultipartParser("b", { engine: "wasm" });
    * {

@@ -23,7 +23,8 @@ const latin1 = new TextDecoder("latin1");
  * @example Parse the headers of a document part
  * ```ts
  * import assert from "node:assert/strict";
- * import { MultipartSyntaxError, parsePartHeaders } from "@rad69/client";
+ * import { MultipartSyntaxError } from "@rad69/client";
+ * import { parsePartHeaders } from "./part_headers.ts";
  *
  * const h = parsePartHeaders(
  *   new TextEncoder().encode("Content-Id: <a@b>\r\nContent-Type: application/dicom"),

@@ -20,7 +20,8 @@
  * @example Drive an engine as the splitter does
  * ```ts
  * import assert from "node:assert/strict";
- * import { createScanEngine, type ScanEngine } from "@rad69/client";
+ * import { createScanEngine } from "./engines.ts";
+ * import { type ScanEngine } from "./scan_engine.ts";
  *
  * function findAll(engine: ScanEngine, data: Uint8Array): number[] {
  *   engine.reserve(data.length, 0);

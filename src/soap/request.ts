@@ -64,10 +64,8 @@ export const DEFAULT_TRANSFER_SYNTAXES: readonly string[] = Object.freeze([
  * @example The id a request carries by default
  * ```ts
  * import assert from "node:assert/strict";
- * import {
- *   buildRetrieveRequest,
- *   DEFAULT_REPOSITORY_UNIQUE_ID,
- * } from "@rad69/client";
+ * import { buildRetrieveRequest } from "@rad69/client";
+ * import { DEFAULT_REPOSITORY_UNIQUE_ID } from "./request.ts";
  *
  * const request = buildRetrieveRequest(
  *   [{ studyUid: "1.2", seriesUid: "1.2.3", instanceUid: "1.2.3.4" }],

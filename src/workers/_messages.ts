@@ -8,9 +8,10 @@
  */
 
 import * as errorClasses from "../errors.ts";
-import type { Rad69TlsOptions } from "../client.ts";
-import type { InstanceReference } from "../references.ts";
-import type { AttemptReport, RetryOptions } from "../retry.ts";
+import type { Rad69TlsOptions } from "../tls.ts";
+import type { InstanceReference } from "../reference_types.ts";
+import type { ExchangeConfig, ExchangeSettings } from "../config.ts";
+import type { AttemptReport } from "../outcome.ts";
 import type { RegistryError } from "../soap/types.ts";
 
 /** A logger level a worker forwards to the main thread. */
@@ -20,19 +21,9 @@ export type LogLevel = "debug" | "info" | "warn";
  * The structured-cloneable part of {@linkcode RetryOptions}, plus what a
  * worker needs to rebuild the rest (TLS material, which callbacks to proxy).
  */
-export interface WorkerJobOptions extends
-  Omit<
-    RetryOptions,
-    | "headers"
-    | "fetch"
-    | "client"
-    | "signal"
-    | "logger"
-    | "onAttempt"
-    | "onBytes"
-  > {
-  /** Request headers as name/value pairs. Never logged. */
-  headers?: [string, string][];
+export interface WorkerJobOptions {
+  /** The resolved exchange settings, as the main thread resolved them. */
+  settings: ExchangeSettings;
   /** TLS material; the worker builds (and owns) its own `Deno.HttpClient`. */
   tls?: Rad69TlsOptions;
   /** The logger levels the main thread listens to. */
@@ -466,61 +457,27 @@ export function deserializeError(
 }
 
 /**
- * Extracts the structured-cloneable options a worker needs: everything but
- * functions and resources (`fetch`, `client`, `signal`, `logger` and the
- * callbacks); headers become name/value pairs.
+ * What a worker receives with each job: the resolved settings (plain data,
+ * not copied field by field), the TLS material, which callbacks to proxy,
+ * and the prefetch window.
  *
- * @param options The main thread's options.
- * @param extra TLS material, callback flags and the prefetch window.
+ * @param config The main thread's resolved config.
+ * @param extra TLS material and the prefetch window.
  * @returns The options to post with each job.
  */
 export function toWorkerJobOptions(
-  options: RetryOptions,
-  extra: {
-    tls?: Rad69TlsOptions | undefined;
-    prefetch: number;
-  },
+  config: ExchangeConfig,
+  extra: { tls?: Rad69TlsOptions | undefined; prefetch: number },
 ): WorkerJobOptions {
-  const out: Record<string, unknown> = {};
-  const skip = new Set([
-    "headers",
-    "fetch",
-    "client",
-    "signal",
-    "logger",
-    "onAttempt",
-    "onBytes",
-    // The scheduler's own options, when it passes its options object.
-    "concurrency",
-    "workers",
-    "ordered",
-    "tls",
-    "prefetch",
-    "warmStart",
-    "workerUrl",
-  ]);
-  for (const [key, value] of Object.entries(options)) {
-    if (skip.has(key) || value === undefined) continue;
-    if (typeof value === "function") continue;
-    out[key] = Array.isArray(value) ? [...value] : value;
-  }
-  const job = out as unknown as WorkerJobOptions;
-  if (options.headers !== undefined) {
-    job.headers = [...new Headers(options.headers)];
-  }
-  if (extra.tls !== undefined) {
-    const tls: { cert?: string; key?: string; caCerts?: string[] } = {};
-    if (extra.tls.cert !== undefined) tls.cert = extra.tls.cert;
-    if (extra.tls.key !== undefined) tls.key = extra.tls.key;
-    if (extra.tls.caCerts !== undefined) tls.caCerts = [...extra.tls.caCerts];
-    job.tls = tls;
-  }
-  const logger = options.logger;
-  job.logLevels = (["debug", "info", "warn"] as const).filter((level) =>
-    typeof logger?.[level] === "function"
-  );
-  job.reportAttempts = options.onAttempt !== undefined;
-  job.reportBytes = options.onBytes !== undefined;
-  job.prefetch = extra.prefetch;
-  return job;
+  const logger = config.logger;
+  return {
+    settings: config.settings,
+    ...(extra.tls !== undefined ? { tls: extra.tls } : {}),
+    logLevels: (["debug", "info", "warn"] as const).filter((level) =>
+      typeof logger[level] === "function"
+    ),
+    reportAttempts: config.onAttempt !== undefined,
+    reportBytes: config.onBytes !== undefined,
+    prefetch: extra.prefetch,
+  };
 }

@@ -12,12 +12,13 @@
  * @module
  */
 
-import { createTlsHttpClient, type Rad69TlsOptions } from "../client.ts";
+import { createTlsHttpClient, type Rad69TlsOptions } from "../tls.ts";
 import { Rad69Error } from "../errors.ts";
 import type { Rad69Logger } from "../logger.ts";
-import type { InstanceReference } from "../references.ts";
-import type { InstanceOutcome } from "../retrieve_batch.ts";
-import { retrieveWithRetries, type RetryOptions } from "../retry.ts";
+import type { InstanceReference } from "../reference_types.ts";
+import type { InstanceOutcome } from "../outcome.ts";
+import { retrieveWithRetries } from "../retry.ts";
+import { makeConfig } from "../config.ts";
 import {
   type JobMessage,
   type MainToWorkerMessage,
@@ -216,42 +217,34 @@ async function runJob(scope: WorkerScope, message: JobMessage): Promise<void> {
   running.set(id, job);
   const sender = new OutcomeSender(scope, id, refs);
   try {
-    const {
-      headers,
-      tls,
-      logLevels,
-      reportAttempts,
-      reportBytes,
-      prefetch,
-      ...rest
-    } = wire;
+    const { settings, tls, logLevels, reportAttempts, reportBytes, prefetch } =
+      wire;
     const logger: Rad69Logger = {};
     for (const level of logLevels) {
       logger[level] = (line: string) =>
         sender.post({ type: "log", id, level, message: line });
     }
-    const options: RetryOptions = {
-      ...rest,
+    const config = makeConfig(settings, {
+      client: tls ? tlsClient(tls) : undefined,
+      // The main thread's logger, which receives these lines, redacts them.
+      redactedLogger: logger,
       signal: job.controller.signal,
-      logger,
-    };
-    if (headers) options.headers = headers;
-    if (tls) options.client = tlsClient(tls);
-    if (reportBytes) options.onBytes = (count) => sender.addBytes(count);
-    if (reportAttempts) {
-      options.onAttempt = (report) => {
-        const { transientError, ...plain } = report;
-        sender.post({
-          type: "attempt",
-          id,
-          report: transientError
-            ? { ...plain, transientError: serializeError(transientError) }
-            : plain,
-        });
-      };
-    }
+      onBytes: reportBytes ? (count) => sender.addBytes(count) : undefined,
+      onAttempt: reportAttempts
+        ? (report) => {
+          const { transientError, ...plain } = report;
+          sender.post({
+            type: "attempt",
+            id,
+            report: transientError
+              ? { ...plain, transientError: serializeError(transientError) }
+              : plain,
+          });
+        }
+        : undefined,
+    });
     let settled = 0;
-    for await (const outcome of retrieveWithRetries(refs, options)) {
+    for await (const outcome of retrieveWithRetries(refs, config)) {
       sender.push(outcome);
       settled++;
       // Pause reading while the consumer is behind (not after the last

@@ -7,7 +7,7 @@
  */
 
 import { Rad69Error } from "../errors.ts";
-import type { InstanceReference } from "../references.ts";
+import type { InstanceReference } from "../reference_types.ts";
 import type {
   MainToWorkerMessage,
   WorkerJobOptions,
@@ -95,6 +95,7 @@ const DEFAULT_WORKER_URL = new URL("./retrieve_worker.ts", import.meta.url);
  * ```ts
  * import assert from "node:assert/strict";
  * import { FakeRad69Server, syntheticStudy } from "../testing/mod.ts";
+ * import { resolveExchangeConfig } from "../config.ts";
  * import { toWorkerJobOptions } from "./_messages.ts";
  * import { WorkerPool } from "./worker_pool.ts";
  *
@@ -106,7 +107,8 @@ const DEFAULT_WORKER_URL = new URL("./retrieve_worker.ts", import.meta.url);
  * }));
  * await using server = await FakeRad69Server.start({ instances: study });
  * using pool = new WorkerPool({ size: 1 });
- * const options = toWorkerJobOptions({ url: server.url }, { prefetch: 16 });
+ * const config = resolveExchangeConfig({ url: server.url });
+ * const options = toWorkerJobOptions(config, { prefetch: 16 });
  * const types = await new Promise<string[]>((resolve, reject) => {
  *   const seen: string[] = [];
  *   pool.submit(refs, options, {

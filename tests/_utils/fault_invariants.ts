@@ -15,8 +15,8 @@
 import assert from "node:assert/strict";
 import { Rad69Error } from "../../src/errors.ts";
 import type { InstanceReference } from "../../src/references.ts";
-import type { InstanceOutcome } from "../../src/retrieve_batch.ts";
-import type { AttemptReport } from "../../src/retry.ts";
+import type { InstanceOutcome } from "../../src/outcome.ts";
+import type { AttemptReport } from "../../src/outcome.ts";
 import type { Rad69Client } from "../../src/client.ts";
 import { sameBytes } from "./refs.ts";
 

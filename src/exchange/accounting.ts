@@ -1,0 +1,202 @@
+/**
+ * Per-document accounting of one exchange: every requested document ends
+ * as exactly one outcome, delivered or failed with its reason, whatever the
+ * answer held (documents, RegistryErrors, nothing).
+ *
+ * @module
+ */
+
+import {
+  DocumentNotReturnedError,
+  Rad69Error,
+  Rad69ProtocolError,
+} from "../errors.ts";
+import type { Rad69Logger } from "../logger.ts";
+import type { ExchangeOutcome } from "../outcome.ts";
+import { redactError } from "../redact.ts";
+import type {
+  DocumentResponse,
+  RegistryError,
+  RetrieveResponse,
+} from "../soap/types.ts";
+import type { Transaction } from "./transaction.ts";
+
+/** Whether `text` holds `uid` as a whole UID (not inside a longer one). */
+export function containsUid(text: string, uid: string): boolean {
+  let at = text.indexOf(uid);
+  while (at >= 0) {
+    const before = at === 0 ? "" : text[at - 1]!;
+    const after = text[at + uid.length] ?? "";
+    if (!/[0-9.]/.test(before) && !/[0-9.]/.test(after)) return true;
+    at = text.indexOf(uid, at + 1);
+  }
+  return false;
+}
+
+/** The RegistryErrors about one document: by location, else by context. */
+function errorsFor(
+  errors: readonly RegistryError[],
+  uid: string,
+): RegistryError[] {
+  const byLocation = errors.filter((e) => e.location.trim() === uid);
+  if (byLocation.length > 0) return byLocation;
+  return errors.filter((e) => containsUid(e.context, uid));
+}
+
+/**
+ * The state of one exchange: what was asked and what is still pending.
+ * Errors are redacted as they are recorded.
+ */
+export class Accounting<Ref, Delivered> {
+  /** The documents still pending, by DocumentUniqueId. */
+  readonly pending: Map<string, Ref>;
+  readonly #transaction: Transaction<Ref, Delivered>;
+  readonly #secrets: readonly string[];
+
+  /**
+   * @param transaction The transaction (for the documents' keys).
+   * @param refs What was requested.
+   * @param secrets What to redact from errors.
+   */
+  constructor(
+    transaction: Transaction<Ref, Delivered>,
+    refs: readonly Ref[],
+    secrets: readonly string[],
+  ) {
+    this.#transaction = transaction;
+    this.pending = new Map(refs.map((r) => [transaction.key(r), r]));
+    this.#secrets = secrets;
+  }
+
+  /** The outcome of a delivered document, once. */
+  deliver(
+    ref: Ref,
+    value: Delivered,
+  ): ExchangeOutcome<Ref, Delivered> | undefined {
+    if (!this.pending.delete(this.#transaction.key(ref))) return undefined;
+    return { status: "delivered", ref, instance: value };
+  }
+
+  /** The outcome of a failed document, once. */
+  fail(
+    ref: Ref,
+    error: Rad69Error,
+  ): ExchangeOutcome<Ref, Delivered> | undefined {
+    if (!this.pending.delete(this.#transaction.key(ref))) return undefined;
+    return { status: "failed", ref, error: redactError(error, this.#secrets) };
+  }
+
+  /** Fails every pending document. */
+  failAll(error: (ref: Ref) => Rad69Error): ExchangeOutcome<Ref, Delivered>[] {
+    const out: ExchangeOutcome<Ref, Delivered>[] = [];
+    for (const ref of [...this.pending.values()]) {
+      const o = this.fail(ref, error(ref));
+      if (o) out.push(o);
+    }
+    return out;
+  }
+
+  /**
+   * Delivers a document's bytes through the transaction (which verifies
+   * them), or fails it with the transaction's error.
+   */
+  deliverBytes(
+    ref: Ref,
+    doc: DocumentResponse,
+    bytes: Uint8Array,
+    warnings: readonly RegistryError[],
+  ): ExchangeOutcome<Ref, Delivered> | undefined {
+    const uid = this.#transaction.key(ref);
+    const own = warnings.filter((w) =>
+      w.location.trim() === uid || containsUid(w.context, uid) ||
+      (w.location.trim() === "" && !/\d+\.\d+\.\d+/.test(w.context))
+    );
+    let value: Delivered;
+    try {
+      value = this.#transaction.deliver(ref, doc, bytes, own);
+    } catch (error) {
+      if (error instanceof Rad69Error) return this.fail(ref, error);
+      throw error;
+    }
+    return this.deliver(ref, value);
+  }
+
+  /**
+   * Delivers what a parsed root part says once the answer has ended
+   * complete: inline documents, errors for the documents not returned.
+   * `consumed` lists the documents whose part was read; every document
+   * referencing a part that is not in the (complete) answer fails with a
+   * protocol error.
+   */
+  *settle(
+    parsed: RetrieveResponse,
+    consumed: ReadonlySet<string>,
+    refs: readonly Ref[],
+    logger: Rad69Logger,
+  ): Generator<ExchangeOutcome<Ref, Delivered>, void, undefined> {
+    const t = this.#transaction;
+    const noun = t.noun;
+    const warnings = parsed.errors.filter((e) => e.isWarning);
+    for (const doc of parsed.documents) {
+      if (doc.inline === undefined) continue;
+      const ref = this.pending.get(doc.documentUniqueId);
+      if (!ref) continue;
+      const o = this.deliverBytes(ref, doc, doc.inline, warnings);
+      if (o) yield o;
+    }
+    for (const doc of parsed.documents) {
+      const ref = this.pending.get(doc.documentUniqueId);
+      if (!ref || consumed.has(doc.documentUniqueId)) continue;
+      if (doc.contentId !== undefined || doc.inline === undefined) {
+        const uid = t.key(ref);
+        const o = this.fail(
+          ref,
+          new Rad69ProtocolError(
+            doc.contentId !== undefined
+              ? `The part "${doc.contentId}" holding ${noun} "${uid}" is not in the answer, which ended complete`
+              : `The server listed ${noun} "${uid}" without its document`,
+            t.errorOptions(ref),
+          ),
+        );
+        if (o) yield o;
+      }
+    }
+    const errors = parsed.errors.filter((e) => !e.isWarning);
+    const requested = new Set(refs.map((r) => t.key(r)));
+    const general = errors.filter((e) =>
+      !requested.has(e.location.trim()) &&
+      ![...requested].some((uid) => containsUid(e.context, uid))
+    );
+    for (const ref of [...this.pending.values()]) {
+      const uid = t.key(ref);
+      const chosen = errorsFor(errors, uid)[0] ?? general[0];
+      const error = chosen
+        ? t.registryError(chosen, ref)
+        : new DocumentNotReturnedError(
+          `Server answered ${parsed.status} but did not return ${noun} "${uid}" and gave no error for it`,
+          t.errorOptions(ref),
+        );
+      if (!chosen) logger.warn?.(error.message);
+      const o = this.fail(ref, error);
+      if (o) yield o;
+    }
+  }
+
+  /** Fails the documents for which the root part already gave an error. */
+  *settleKnownFailures(
+    root: RetrieveResponse,
+    refs: readonly Ref[],
+  ): Generator<ExchangeOutcome<Ref, Delivered>, void, undefined> {
+    const t = this.#transaction;
+    const errors = root.errors.filter((e) => !e.isWarning);
+    const returned = new Set(root.documents.map((d) => d.documentUniqueId));
+    for (const ref of refs) {
+      const uid = t.key(ref);
+      if (returned.has(uid)) continue;
+      const own = errorsFor(errors, uid)[0];
+      if (!own) continue;
+      const o = this.fail(ref, t.registryError(own, ref));
+      if (o) yield o;
+    }
+  }
+}
