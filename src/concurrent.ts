@@ -10,28 +10,25 @@
 
 import type { Rad69TlsOptions } from "./tls.ts";
 import { Rad69Error } from "./errors.ts";
-import { Rad69Instance } from "./instance.ts";
 import type { InstanceReference } from "./reference_types.ts";
-import type { AttemptReport, InstanceOutcome } from "./outcome.ts";
-import { retrieveWithRetries, type RetryOptions } from "./retry.ts";
+import type { InstanceOutcome } from "./outcome.ts";
+import type { RetryOptions } from "./retry.ts";
 import {
   DEFAULTS,
   type ExchangeConfig,
   resolveExchangeConfig,
-  withCallbacks,
 } from "./config.ts";
 import {
-  deserializeError,
   toWorkerJobOptions,
   type WorkerJobOptions,
-  type WorkerToMainMessage,
 } from "./workers/_messages.ts";
-import process from "node:process";
+import { WorkerPool, type WorkerPoolOptions } from "./workers/worker_pool.ts";
 import {
-  type WorkerJob,
-  WorkerPool,
-  type WorkerPoolOptions,
-} from "./workers/worker_pool.ts";
+  type RunnerHost,
+  startInWorker,
+  startOnMainThread,
+} from "./scheduler/batch_runners.ts";
+import { type BatchState, Fifo, spareCoreGate } from "./scheduler/flow.ts";
 
 /**
  * Options of {@linkcode retrieveConcurrently}.
@@ -136,125 +133,6 @@ export interface SchedulerOptions {
 const WARM_START_DELAY_MS = 50;
 
 /**
- * A spawn gate that lets a worker start only while a core is free: it
- * measures the process's CPU time since the last check and allows a start
- * when at least one logical core was idle. With warm start, requests keep
- * running on the main thread meanwhile, so a CPU-bound call on a small
- * machine (where a worker would only take CPU from the main thread) never
- * pays for workers, and a latency-bound one gets them.
- */
-function spareCoreGate(): () => boolean {
-  const cores = Math.max(1, navigator.hardwareConcurrency ?? 1);
-  let lastCpu = process.cpuUsage();
-  let lastWall = performance.now();
-  return () => {
-    const now = performance.now();
-    const used = process.cpuUsage(lastCpu);
-    const wall = now - lastWall;
-    lastCpu = process.cpuUsage();
-    lastWall = now;
-    if (wall <= 0) return false;
-    const busyCores = (used.user + used.system) / 1000 / wall;
-    return cores - busyCores >= 1;
-  };
-}
-
-/** A FIFO queue with O(1) take. */
-class Fifo<T> {
-  #items: T[] = [];
-  #head = 0;
-
-  push(item: T): void {
-    this.#items.push(item);
-  }
-
-  shift(): T | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const item = this.#items[this.#head]!;
-    this.#items[this.#head++] = undefined as T;
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return item;
-  }
-}
-
-/** Per-request state of a run. */
-interface BatchState {
-  readonly index: number;
-  readonly refs: readonly InstanceReference[];
-  readonly byUid: Map<string, InstanceReference>;
-  /** Which refs already have an outcome. */
-  readonly settled: boolean[];
-  /** Outcomes produced but not yet yielded (ordered mode). */
-  readonly buffer: Fifo<InstanceOutcome>;
-  /** Outcomes not yet yielded (produced or not). */
-  unconsumed: number;
-  /** The request finished (every outcome produced). */
-  ended: boolean;
-  /** Grants credit for `count` more delivered instances. */
-  credit: (count: number) => void;
-  /** Stops the request. */
-  cancel: () => void;
-}
-
-/** A flow-control gate of a main-thread request. */
-class CreditGate {
-  #granted = 0;
-  #delivered = 0;
-  #wake: (() => void) | undefined;
-  #prefetch: number;
-  #signal: AbortSignal;
-
-  #onAbort = () => this.#wake?.();
-
-  constructor(prefetch: number, signal: AbortSignal) {
-    this.#prefetch = prefetch;
-    this.#signal = signal;
-    signal.addEventListener("abort", this.#onAbort, { once: true });
-  }
-
-  /** Stops listening to the signal. */
-  close(): void {
-    this.#signal.removeEventListener("abort", this.#onAbort);
-  }
-
-  grant(count: number): void {
-    this.#granted += count;
-    this.#wake?.();
-  }
-
-  async delivered(): Promise<void> {
-    this.#delivered++;
-    while (
-      this.#delivered >= this.#granted + this.#prefetch &&
-      !this.#signal.aborted
-    ) {
-      await new Promise<void>((resolve) => this.#wake = resolve);
-      this.#wake = undefined;
-    }
-  }
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function asRad69Error(
-  error: unknown,
-  what: string,
-  instance?: InstanceReference,
-): Rad69Error {
-  if (error instanceof Rad69Error) return error;
-  const options: { cause: unknown; instance?: InstanceReference } = {
-    cause: error,
-  };
-  if (instance) options.instance = instance;
-  return new Rad69Error(`${what}: ${errorText(error)}`, options);
-}
-
-/**
  * Runs the requests of a plan up to `concurrency` at once and yields one
  * outcome per requested instance, as they arrive (or per request in plan
  * order with `ordered`). Accounting is per instance, exactly as with
@@ -315,80 +193,103 @@ export async function* retrieveConcurrently(
   const config = "config" in options
     ? options.config
     : resolveExchangeConfig(options);
-  const concurrency = options.concurrency ?? DEFAULTS.concurrency;
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
+  const run = new ConcurrentRun(batches, options, config);
+  yield* run.outcomes();
+}
+
+/** Checks a whole-number option of at least 1. */
+function wholeAtLeastOne(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
     throw new RangeError(
-      `Invalid concurrency "${concurrency}": expected a whole number >= 1`,
+      `Invalid ${name} "${value}": expected a whole number >= 1`,
     );
   }
-  const prefetch = options.prefetch ?? DEFAULTS.prefetch;
-  if (!Number.isInteger(prefetch) || prefetch < 1) {
-    throw new RangeError(
-      `Invalid prefetch "${prefetch}": expected a whole number >= 1`,
+  return value;
+}
+
+/**
+ * One concurrent run: starts requests up to the concurrency (and a window
+ * of requests not yet consumed), on the main thread or in workers, and
+ * hands the outcomes out in arrival or plan order.
+ */
+class ConcurrentRun implements RunnerHost {
+  readonly config: ExchangeConfig;
+  readonly prefetch: number;
+  readonly signal: AbortSignal;
+  readonly #batches: readonly (readonly InstanceReference[])[];
+  readonly #options: SchedulerOptions;
+  readonly #concurrency: number;
+  readonly #ordered: boolean;
+  readonly #useWorkers: boolean;
+  readonly #custom: boolean;
+  readonly #warmStart: boolean;
+  readonly #window: number;
+  readonly #stop = new AbortController();
+  readonly #states: BatchState[] = [];
+  readonly #arrivals = new Fifo<[BatchState, InstanceOutcome]>();
+  readonly #tasks: Promise<void>[] = [];
+  #pool: WorkerPool | undefined;
+  #workersFailed = false;
+  #jobOptions: WorkerJobOptions | undefined;
+  #next = 0;
+  #running = 0;
+  #open = 0;
+  #consumed = 0;
+  #head = 0;
+  #fatal: { error: unknown } | undefined;
+  #wakeUp: (() => void) | undefined;
+
+  constructor(
+    batches: readonly (readonly InstanceReference[])[],
+    options: SchedulerOptions,
+    config: ExchangeConfig,
+  ) {
+    this.config = config;
+    this.#batches = batches;
+    this.#options = options;
+    this.#concurrency = wholeAtLeastOne(
+      "concurrency",
+      options.concurrency ?? DEFAULTS.concurrency,
     );
-  }
-  const signal = config.signal;
-  signal?.throwIfAborted();
-  const total = batches.length;
-  if (total === 0) return;
-  const ordered = options.ordered ?? DEFAULTS.ordered;
-  const logger = config.logger;
-  const custom = config.fetch !== globalThis.fetch ||
-    config.client !== undefined;
-  const useWorkers = (options.workers ?? true) && !custom;
-  if ((options.workers ?? true) && custom) {
-    logger.debug?.(
-      `Running up to ${concurrency} request(s) at once on the main thread: a custom fetch or Deno.HttpClient cannot be handed to workers`,
+    this.prefetch = wholeAtLeastOne(
+      "prefetch",
+      options.prefetch ?? DEFAULTS.prefetch,
     );
-  } else {
-    logger.debug?.(
-      `Running ${total} request(s), up to ${concurrency} at once${
-        useWorkers ? " in workers" : " on the main thread"
-      }`,
-    );
+    this.#ordered = options.ordered ?? DEFAULTS.ordered;
+    const custom = config.fetch !== globalThis.fetch ||
+      config.client !== undefined;
+    this.#custom = custom;
+    const wanted = options.workers ?? true;
+    this.#useWorkers = wanted && !custom;
+    this.#warmStart = this.#useWorkers && (options.warmStart ?? true) &&
+      options.tls === undefined;
+    this.#window = 2 * this.#concurrency;
+    this.signal = config.signal
+      ? AbortSignal.any([config.signal, this.#stop.signal])
+      : this.#stop.signal;
   }
 
-  const warmStart = useWorkers && (options.warmStart ?? true) &&
-    options.tls === undefined;
-  const window = 2 * concurrency;
-  const stop = new AbortController();
-  const localSignal = signal
-    ? AbortSignal.any([signal, stop.signal])
-    : stop.signal;
-  const states: BatchState[] = [];
-  const arrivals = new Fifo<[BatchState, InstanceOutcome]>();
-  const tasks: Promise<void>[] = [];
-  let pool: WorkerPool | undefined;
-  let workersFailed = false;
-  let jobOptions: WorkerJobOptions | undefined;
-  let next = 0;
-  let running = 0;
-  let open = 0;
-  let consumed = 0;
-  let head = 0;
-  let fatal: { error: unknown } | undefined;
-  let wakeUp: (() => void) | undefined;
-  const wake = () => {
-    const resolve = wakeUp;
-    wakeUp = undefined;
+  #wake(): void {
+    const resolve = this.#wakeUp;
+    this.#wakeUp = undefined;
     resolve?.();
-  };
+  }
 
-  const emit = (state: BatchState, outcome: InstanceOutcome, at: number) => {
+  emit(state: BatchState, outcome: InstanceOutcome, at: number): void {
     if (at < 0 || state.settled[at]) return;
     state.settled[at] = true;
-    if (ordered) state.buffer.push(outcome);
-    else arrivals.push([state, outcome]);
-    wake();
-  };
+    if (this.#ordered) state.buffer.push(outcome);
+    else this.#arrivals.push([state, outcome]);
+    this.#wake();
+  }
 
-  const end = (state: BatchState, error?: Rad69Error) => {
+  end(state: BatchState, error?: Rad69Error): void {
     if (state.ended) return;
     state.ended = true;
-    running--;
+    this.#running--;
     state.refs.forEach((ref, at) => {
       if (state.settled[at]) return;
-      emit(state, {
+      this.emit(state, {
         status: "failed",
         ref,
         error: error ??
@@ -400,174 +301,78 @@ export async function* retrieveConcurrently(
           ),
       }, at);
     });
-    pump();
-    wake();
-  };
+    this.#pump();
+    this.#wake();
+  }
 
-  const guard = (fn: () => void) => {
+  guard(fn: () => void): void {
     try {
       fn();
     } catch (error) {
-      fatal ??= { error };
-      wake();
+      this.#fatal ??= { error };
+      this.#wake();
     }
-  };
+  }
 
-  const onWorkerMessage = (state: BatchState, message: WorkerToMainMessage) => {
-    const resolveRef = (ref: InstanceReference) =>
-      state.byUid.get(ref.instanceUid) ?? ref;
-    switch (message.type) {
-      case "outcomes":
-        for (const wire of message.outcomes) {
-          const ref = state.refs[wire.index];
-          if (!ref) continue;
-          if (wire.status === "delivered") {
-            emit(state, {
-              status: "delivered",
-              ref,
-              instance: new Rad69Instance({
-                ref,
-                bytes: wire.bytes,
-                warnings: wire.warnings,
-                repositoryUniqueId: wire.repositoryUniqueId,
-                mimeType: wire.mimeType,
-              }),
-            }, wire.index);
-          } else {
-            const error = deserializeError(wire.error, resolveRef);
-            emit(state, {
-              status: "failed",
-              ref,
-              error: asRad69Error(
-                error,
-                `Instance "${ref.instanceUid}" failed in a worker`,
-                ref,
-              ),
-            }, wire.index);
-          }
-        }
-        break;
-      case "bytes":
-        guard(() => config.onBytes?.(message.bytes));
-        break;
-      case "attempt": {
-        const { transientError, ...plain } = message.report;
-        const report: AttemptReport = transientError
-          ? {
-            ...plain,
-            transientError: asRad69Error(
-              deserializeError(transientError, resolveRef),
-              "Transient failure",
-            ),
-          }
-          : plain;
-        guard(() => config.onAttempt?.(report));
-        break;
-      }
-      case "log":
-        guard(() => logger[message.level]?.(message.message));
-        break;
-      case "done":
-        end(state);
-        break;
-      case "error":
-        end(
-          state,
-          asRad69Error(
-            deserializeError(message.error, resolveRef),
-            `Request ${state.index + 1} failed in a worker`,
-          ),
-        );
-        break;
-    }
-  };
+  track(task: Promise<void>): void {
+    this.#tasks.push(task);
+  }
 
-  const createPool = (): WorkerPool => {
-    const size = Math.min(concurrency, total);
+  #createPool(): WorkerPool {
+    const size = Math.min(this.#concurrency, this.#batches.length);
     const poolOptions: WorkerPoolOptions = { size };
-    if (options.workerUrl !== undefined) {
-      poolOptions.workerUrl = options.workerUrl;
+    if (this.#options.workerUrl !== undefined) {
+      poolOptions.workerUrl = this.#options.workerUrl;
     }
-    if (options.adaptive) poolOptions.spawnGate = spareCoreGate();
+    if (this.#options.adaptive) poolOptions.spawnGate = spareCoreGate();
     return new WorkerPool(poolOptions);
-  };
+  }
 
-  const startInWorker = (state: BatchState, pool: WorkerPool) => {
-    jobOptions ??= toWorkerJobOptions(config, {
-      tls: options.tls,
-      prefetch,
+  #startInWorker(state: BatchState, pool: WorkerPool): void {
+    this.#jobOptions ??= toWorkerJobOptions(this.config, {
+      tls: this.#options.tls,
+      prefetch: this.prefetch,
     });
-    let job: WorkerJob | undefined;
-    job = pool.submit(state.refs, jobOptions, {
-      onMessage: (message) => onWorkerMessage(state, message),
-      onCrash: (error, loaded) => {
-        if (loaded || options.tls !== undefined) {
-          end(state, error);
-          return;
-        }
-        // The worker never loaded: the request was not sent. Run it here,
-        // and every later one too.
-        if (!workersFailed) {
-          workersFailed = true;
-          logger.warn?.(
-            `Running the requests on the main thread: a worker could not start (${error.message})`,
-          );
-        }
-        startLocally(state);
-      },
-    });
-    state.credit = (count) => job?.credit(count);
-    state.cancel = () => {
-      job?.cancel();
-      job = undefined;
-    };
-  };
-
-  const startLocally = (state: BatchState) => {
-    const gate = new CreditGate(prefetch, localSignal);
-    state.credit = (count) => gate.grant(count);
-    const byRef = new Map(state.refs.map((ref, at) => [ref, at]));
-    const at = (ref: InstanceReference) =>
-      byRef.get(ref) ??
-        state.refs.findIndex((r) => r.instanceUid === ref.instanceUid);
-    const run = async () => {
-      let settled = 0;
-      try {
-        for await (
-          const outcome of retrieveWithRetries(
-            state.refs,
-            withCallbacks(config, { ...config, signal: localSignal }),
-          )
-        ) {
-          emit(state, outcome, at(outcome.ref));
-          // Pause reading while the consumer is behind (not after the last
-          // outcome: nothing is left to read).
-          const left = ++settled < state.refs.length;
-          if (outcome.status === "delivered" && left) await gate.delivered();
-          if (localSignal.aborted) return;
-        }
-        end(state);
-      } catch (error) {
-        if (localSignal.aborted) return;
-        end(
-          state,
-          asRad69Error(error, `Request ${state.index + 1} failed`),
-        );
-      } finally {
-        gate.close();
+    startInWorker(this, state, pool, this.#jobOptions, (error, loaded) => {
+      if (loaded || this.#options.tls !== undefined) {
+        this.end(state, error);
+        return;
       }
-    };
-    tasks.push(run());
-  };
+      // The worker never loaded: the request was not sent. Run it here,
+      // and every later one too.
+      if (!this.#workersFailed) {
+        this.#workersFailed = true;
+        this.config.logger.warn?.(
+          `Running the requests on the main thread: a worker could not start (${error.message})`,
+        );
+      }
+      startOnMainThread(this, state);
+    });
+  }
 
-  const pump = () => {
+  #start(state: BatchState): void {
+    if (!this.#useWorkers || this.#workersFailed) {
+      return startOnMainThread(this, state);
+    }
+    // Warm start: no loaded worker free yet, but some are (about to be)
+    // loading: start on the main thread rather than wait for them.
+    const pool = this.#pool;
+    const onMain = this.#warmStart &&
+      (!pool || (pool.idleReady === 0 && pool.starting > 0));
+    if (onMain) return startOnMainThread(this, state);
+    this.#pool ??= this.#createPool();
+    this.#startInWorker(state, this.#pool);
+  }
+
+  #pump(): void {
+    const total = this.#batches.length;
     while (
-      next < total && running < concurrency && open < window &&
-      !stop.signal.aborted
+      this.#next < total && this.#running < this.#concurrency &&
+      this.#open < this.#window && !this.#stop.signal.aborted
     ) {
-      const refs = batches[next]!;
+      const refs = this.#batches[this.#next]!;
       const state: BatchState = {
-        index: next++,
+        index: this.#next++,
         refs,
         byUid: new Map(refs.map((ref) => [ref.instanceUid, ref])),
         settled: refs.map(() => false),
@@ -577,94 +382,102 @@ export async function* retrieveConcurrently(
         credit: () => {},
         cancel: () => {},
       };
-      states.push(state);
-      running++;
+      this.#states.push(state);
+      this.#running++;
       if (refs.length === 0) {
-        consumed++;
-        end(state);
+        this.#consumed++;
+        this.end(state);
         continue;
       }
-      open++;
-      logger.debug?.(
+      this.#open++;
+      this.config.logger.debug?.(
         `Request ${
           state.index + 1
         } of ${total}: ${refs.length} instance(s) of series ${
           refs[0]!.seriesUid
         }`,
       );
-      if (useWorkers && !workersFailed) {
-        // Warm start: no loaded worker free yet, but some are (about to be)
-        // loading: start on the main thread rather than wait for them.
-        const onMain = warmStart &&
-          (!pool || (pool.idleReady === 0 && pool.starting > 0));
-        if (onMain) {
-          startLocally(state);
-        } else {
-          pool ??= createPool();
-          startInWorker(state, pool);
-        }
-      } else {
-        startLocally(state);
-      }
+      this.#start(state);
     }
     // Load workers in the background for the requests still to come (none
     // for a plan that fits in the first wave).
-    if (warmStart && !workersFailed && next < total && !stop.signal.aborted) {
-      pool ??= createPool();
-      pool.prestart(Math.min(concurrency, total - next), WARM_START_DELAY_MS);
+    if (
+      this.#warmStart && !this.#workersFailed && this.#next < total &&
+      !this.#stop.signal.aborted
+    ) {
+      this.#pool ??= this.#createPool();
+      this.#pool.prestart(
+        Math.min(this.#concurrency, total - this.#next),
+        WARM_START_DELAY_MS,
+      );
     }
-  };
+  }
 
-  const take = (): [BatchState, InstanceOutcome] | undefined => {
-    if (!ordered) return arrivals.shift();
-    while (head < states.length) {
-      const state = states[head]!;
+  #take(): [BatchState, InstanceOutcome] | undefined {
+    if (!this.#ordered) return this.#arrivals.shift();
+    while (this.#head < this.#states.length) {
+      const state = this.#states[this.#head]!;
       const outcome = state.buffer.shift();
       if (outcome) return [state, outcome];
       if (state.unconsumed > 0) return undefined;
-      head++;
+      this.#head++;
     }
     return undefined;
-  };
+  }
 
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    if (!signal) return;
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  aborted.catch(() => {});
-
-  try {
-    pump();
-    // Until every outcome was yielded and every request reported its end
-    // (its last attempt report and byte count come after its last outcome).
-    while (consumed < total || running > 0) {
-      signal?.throwIfAborted();
-      if (fatal) throw fatal.error;
-      const item = take();
-      if (!item) {
-        await Promise.race([
-          new Promise<void>((resolve) => wakeUp = resolve),
-          aborted,
-        ]);
-        continue;
+  /** Runs the plan and yields its outcomes. */
+  async *outcomes(): AsyncGenerator<InstanceOutcome, void, undefined> {
+    const signal = this.config.signal;
+    signal?.throwIfAborted();
+    const total = this.#batches.length;
+    if (total === 0) return;
+    this.config.logger.debug?.(
+      (this.#options.workers ?? true) && this.#custom
+        ? `Running up to ${this.#concurrency} request(s) at once on the main thread: a custom fetch or Deno.HttpClient cannot be handed to workers`
+        : `Running ${total} request(s), up to ${this.#concurrency} at once${
+          this.#useWorkers ? " in workers" : " on the main thread"
+        }`,
+    );
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      if (!signal) return;
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    aborted.catch(() => {});
+    try {
+      this.#pump();
+      // Until every outcome was yielded and every request reported its end
+      // (its last attempt report and byte count come after its last
+      // outcome).
+      while (this.#consumed < total || this.#running > 0) {
+        signal?.throwIfAborted();
+        if (this.#fatal) throw this.#fatal.error;
+        const item = this.#take();
+        if (!item) {
+          await Promise.race([
+            new Promise<void>((resolve) => this.#wakeUp = resolve),
+            aborted,
+          ]);
+          continue;
+        }
+        const [state, outcome] = item;
+        if (--state.unconsumed === 0) {
+          this.#open--;
+          this.#consumed++;
+          this.#pump();
+        }
+        if (outcome.status === "delivered" && !state.ended) state.credit(1);
+        yield outcome;
       }
-      const [state, outcome] = item;
-      state.unconsumed--;
-      if (state.unconsumed === 0) {
-        open--;
-        consumed++;
-        pump();
-      }
-      if (outcome.status === "delivered" && !state.ended) state.credit(1);
-      yield outcome;
+    } finally {
+      if (signal && onAbort) signal.removeEventListener("abort", onAbort);
+      this.#stop.abort(
+        new DOMException("The retrieval was stopped", "AbortError"),
+      );
+      for (const state of this.#states) if (!state.ended) state.cancel();
+      this.#pool?.[Symbol.dispose]();
+      await Promise.allSettled(this.#tasks);
     }
-  } finally {
-    if (signal && onAbort) signal.removeEventListener("abort", onAbort);
-    stop.abort(new DOMException("The retrieval was stopped", "AbortError"));
-    for (const state of states) if (!state.ended) state.cancel();
-    pool?.[Symbol.dispose]();
-    await Promise.allSettled(tasks);
   }
 }
