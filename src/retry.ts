@@ -17,9 +17,18 @@ import {
   type ExchangeOptions,
   resolveExchangeConfig,
 } from "./config.ts";
-import type { AttemptReport, InstanceOutcome } from "./outcome.ts";
+import type {
+  AttemptReport,
+  ExchangeOutcome,
+  InstanceOutcome,
+} from "./outcome.ts";
 import type { InstanceReference } from "./reference_types.ts";
-import { retrieveBatch, type RetrieveBatchOptions } from "./retrieve_batch.ts";
+import {
+  RAD69_TRANSACTION,
+  type RetrieveBatchOptions,
+} from "./retrieve_batch.ts";
+import { runExchange } from "./exchange/run_exchange.ts";
+import type { Transaction } from "./exchange/transaction.ts";
 
 /** HTTP statuses worth retrying. */
 const TRANSIENT_STATUS = new Set([408, 429, 502, 503, 504]);
@@ -192,23 +201,40 @@ export function backoffDelay(
  * assert.deepEqual(attempts.map((a) => a.retrying), [2, 0]);
  * ```
  */
-export async function* retrieveWithRetries(
+export function retrieveWithRetries(
   refs: readonly InstanceReference[],
   options: RetryOptions | ExchangeConfig,
 ): AsyncGenerator<InstanceOutcome, void, undefined> {
-  const config = resolveExchangeConfig(options);
+  return retryExchange(RAD69_TRANSACTION, refs, resolveExchangeConfig(options));
+}
+
+/**
+ * Runs an exchange of any transaction with retries: transient failures
+ * (network, 5xx, 429, Receiver faults) are asked for again, alone, after a
+ * backoff; everything else is final.
+ *
+ * @param transaction The transaction carried.
+ * @param refs What to request.
+ * @param config The resolved config.
+ * @returns One outcome per requested document.
+ */
+export async function* retryExchange<Ref, Delivered>(
+  transaction: Transaction<Ref, Delivered>,
+  refs: readonly Ref[],
+  config: ExchangeConfig,
+): AsyncGenerator<ExchangeOutcome<Ref, Delivered>, void, undefined> {
   const { retries, retryBaseDelayMs: base, retryMaxDelayMs: max } =
     config.settings;
   const logger = config.logger;
   const batch = batchOf(refs);
-  let pending: readonly InstanceReference[] = refs;
+  let pending: readonly Ref[] = refs;
   for (let attempt = 1; pending.length > 0; attempt++) {
     const last = attempt > retries;
-    const again: InstanceReference[] = [];
+    const again: Ref[] = [];
     let delivered = 0;
     let failed = 0;
     let transientError: Rad69Error | undefined;
-    for await (const outcome of retrieveBatch(pending, config)) {
+    for await (const outcome of runExchange(transaction, pending, config)) {
       if (outcome.status === "delivered") {
         delivered++;
         yield outcome;
@@ -239,7 +265,7 @@ export async function* retrieveWithRetries(
     );
     if (again.length > 0) {
       logger.warn?.(
-        `Retrying ${again.length} instance(s) in ${delayMs} ms (attempt ${
+        `Retrying ${again.length} ${transaction.noun}(s) in ${delayMs} ms (attempt ${
           attempt + 1
         } of ${retries + 1}) after: ${transientError?.message}`,
       );
@@ -251,10 +277,11 @@ export async function* retrieveWithRetries(
 
 /** The study and series a request is for, when all its instances share them. */
 function batchOf(
-  refs: readonly InstanceReference[],
+  items: readonly unknown[],
 ): { studyUid?: string; seriesUid?: string } {
-  const first = refs[0];
-  if (!first) return {};
+  const first = items[0] as Partial<InstanceReference> | undefined;
+  if (!first || first.studyUid === undefined) return {};
+  const refs = items as readonly InstanceReference[];
   const out: { studyUid?: string; seriesUid?: string } = {};
   if (refs.every((r) => r.studyUid === first.studyUid)) {
     out.studyUid = first.studyUid;
