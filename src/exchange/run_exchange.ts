@@ -25,10 +25,9 @@ import {
 import { readMultipartAnswer } from "./mtom_answer.ts";
 import type { Transaction } from "./transaction.ts";
 import { ExchangeWatchdog } from "./watchdog.ts";
+import { postSoap } from "./transport.ts";
 
-const ACCEPT =
-  "multipart/related, application/soap+xml, application/xop+xml, text/xml";
-const SOAP_TYPES = new Set([
+export const SOAP_TYPES: ReadonlySet<string> = new Set([
   "application/soap+xml",
   "text/xml",
   "application/xml",
@@ -61,28 +60,13 @@ export async function* runExchange<Ref, Delivered>(
   const signal = config.signal
     ? AbortSignal.any([config.signal, controller.signal])
     : controller.signal;
-  const headers = new Headers(s.headers as [string, string][]);
-  headers.set("content-type", request.contentType);
-  if (!headers.has("accept")) headers.set("accept", ACCEPT);
   config.logger.debug?.(
     `POST ${watchdog.url}: ${refs.length} ${transaction.noun}(s) (${transaction.name}), MessageID ${request.messageId}`,
   );
   let response: Response;
-  watchdog.armFirstByte();
   try {
-    const init: RequestInit & { client?: Deno.HttpClient } = {
-      method: "POST",
-      headers,
-      body: request.body as Uint8Array<ArrayBuffer>,
-      signal,
-      // Never follow: a redirect could downgrade https to http, or carry
-      // the request and its credentials to another host.
-      redirect: "manual",
-    };
-    if (config.client) init.client = config.client;
-    response = await config.fetch(s.url, init);
+    response = await postSoap(request, config, watchdog, signal);
   } catch (cause) {
-    watchdog.pause();
     const error = watchdog.transportError(cause);
     yield* accounting.failAll(() => error);
     return;
@@ -182,7 +166,7 @@ async function* readAnswer<Ref, Delivered>(
  * Fault when the body holds one (at any status), else an HTTP error with
  * an excerpt and the `Retry-After`.
  */
-async function rejectUnsuccessful(
+export async function rejectUnsuccessful(
   response: Response,
   url: string,
 ): Promise<void> {
