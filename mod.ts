@@ -64,6 +64,7 @@ export type {
   RetrieveCallOptions,
 } from "./src/outcome.ts";
 export type { ResponseLimits } from "./src/retrieve_batch.ts";
+export type { UnauthorizedEvent } from "./src/exchange/auth_types.ts";
 export { createTlsHttpClient } from "./src/tls.ts";
 export type { Rad69TlsOptions } from "./src/tls.ts";
 export { assertUid } from "./src/references.ts";

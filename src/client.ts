@@ -31,8 +31,10 @@ import {
   DEFAULTS,
   type ExchangeSettings,
   makeConfig,
+  newSession,
   resolveSettings,
 } from "./config.ts";
+import type { Session, UnauthorizedEvent } from "./exchange/auth_types.ts";
 import { redactLogger } from "./redact.ts";
 import { createTlsHttpClient, type Rad69TlsOptions } from "./tls.ts";
 
@@ -238,6 +240,25 @@ export interface Rad69ClientOptions extends ResponseLimits {
    * @default {warnings to the console}
    */
   logger?: Rad69Logger;
+  /**
+   * XUA: returns the XML of a `<wsse:Security>` header (e.g. a SAML 2.0
+   * assertion from your STS), called for every SOAP request and inserted
+   * byte for byte, so an expiring assertion is refreshed. Never logged.
+   * With it, requests run on the main thread (a function cannot be handed
+   * to a worker).
+   */
+  securityHeader?: () => string | Promise<string>;
+  /**
+   * Called once when the server refuses the credentials (HTTP 401/403, or
+   * a SOAP Fault saying the security token is invalid or expired); may log
+   * in again and return headers (a cookie, a bearer token) sent with every
+   * later request. The refused request is then sent once more; a second
+   * refusal, or a hook that throws, is an `AuthenticationError` naming the
+   * endpoint. Returned values are never logged.
+   */
+  onUnauthorized?: (
+    event: UnauthorizedEvent,
+  ) => HeadersInit | void | Promise<HeadersInit | void>;
 }
 
 /**
@@ -358,6 +379,8 @@ export class Rad69Client implements Disposable {
   #settings: ExchangeSettings;
   /** The logger, redacted once. */
   #logger: Rad69Logger;
+  /** Headers from a re-login and the secrets, shared by every call. */
+  #session: Session;
   #tlsClient: Deno.HttpClient | undefined;
 
   /**
@@ -433,9 +456,10 @@ export class Rad69Client implements Disposable {
     this.#options = Object.freeze({ ...options });
     this.#url = url.href;
     this.#settings = settings;
+    this.#session = newSession(settings);
     this.#logger = redactLogger(
       options.logger ?? warningLogger,
-      settings.secrets,
+      this.#session.secrets,
     );
   }
 
@@ -526,11 +550,17 @@ export class Rad69Client implements Disposable {
     // Workers build their own HTTP client from the PEM material.
     const tlsInWorkers = concurrency > 1 && useWorkers &&
       !this.#options.fetch &&
-      !this.#options.client && this.#options.tls !== undefined;
+      !this.#options.client && this.#options.tls !== undefined &&
+      !this.#options.securityHeader && !this.#options.onUnauthorized;
     const config = makeConfig(this.#settings, {
       fetch: this.#options.fetch,
       client: tlsInWorkers ? undefined : this.#httpClient(),
       redactedLogger: logger,
+      session: this.#session,
+      auth: {
+        securityHeader: this.#options.securityHeader,
+        onUnauthorized: this.#options.onUnauthorized,
+      },
       signal,
       onAttempt: call.onAttempt,
       onBytes: call.onBytes,

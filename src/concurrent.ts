@@ -256,8 +256,9 @@ class ConcurrentRun implements RunnerHost {
       options.prefetch ?? DEFAULTS.prefetch,
     );
     this.#ordered = options.ordered ?? DEFAULTS.ordered;
+    // Functions and resources cannot be handed to a worker.
     const custom = config.fetch !== globalThis.fetch ||
-      config.client !== undefined;
+      config.client !== undefined || config.auth !== undefined;
     this.#custom = custom;
     const wanted = options.workers ?? true;
     this.#useWorkers = wanted && !custom;
@@ -433,7 +434,7 @@ class ConcurrentRun implements RunnerHost {
     if (total === 0) return;
     this.config.logger.debug?.(
       (this.#options.workers ?? true) && this.#custom
-        ? `Running up to ${this.#concurrency} request(s) at once on the main thread: a custom fetch or Deno.HttpClient cannot be handed to workers`
+        ? `Running up to ${this.#concurrency} request(s) at once on the main thread: a custom fetch or Deno.HttpClient (or an authentication hook) cannot be handed to workers`
         : `Running ${total} request(s), up to ${this.#concurrency} at once${
           this.#useWorkers ? " in workers" : " on the main thread"
         }`,

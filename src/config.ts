@@ -17,6 +17,7 @@ import type { ScanEngineKind } from "./multipart/engines.ts";
 import { type Rad69Logger, silentLogger } from "./logger.ts";
 import { collectSecrets, redactLogger, redactUrl } from "./redact.ts";
 import type { AttemptReport } from "./outcome.ts";
+import type { AuthHooks, Session } from "./exchange/auth_types.ts";
 
 /** Every default of the package, in one place. */
 export const DEFAULTS = Object.freeze({
@@ -106,8 +107,12 @@ export interface ExchangeConfig extends ExchangeCallbacks {
   readonly fetch: typeof fetch;
   /** A `Deno.HttpClient` (mutual TLS, custom CA, proxy). */
   readonly client?: Deno.HttpClient | undefined;
-  /** Where diagnostics go, already redacted. */
+  /** Where diagnostics go, already redacted (with `session.secrets`). */
   readonly logger: Rad69Logger;
+  /** XUA header and re-login hooks (keep the exchange on this thread). */
+  readonly auth?: AuthHooks | undefined;
+  /** Headers from a re-login and the secrets to redact, shared by calls. */
+  readonly session: Session;
 }
 
 /** The options the exchange layers accept (all but `url` optional). */
@@ -128,6 +133,10 @@ export interface ExchangeOptions {
   onBytes?: (bytes: number) => void;
   /** Called after every attempt. */
   onAttempt?: (report: AttemptReport) => void;
+  /** The XML of a `wsse:Security` header, asked for per request. */
+  securityHeader?: AuthHooks["securityHeader"];
+  /** Called once when the server refuses the credentials. */
+  onUnauthorized?: AuthHooks["onUnauthorized"];
   /** Transfer syntaxes to ask for. */
   transferSyntaxes?: readonly string[];
   /** RepositoryUniqueId of every DocumentRequest. */
@@ -254,14 +263,22 @@ export function makeConfig(
     client?: Deno.HttpClient | undefined;
     logger?: Rad69Logger | undefined;
     redactedLogger?: Rad69Logger | undefined;
+    auth?: AuthHooks | undefined;
+    session?: Session | undefined;
   } & ExchangeCallbacks = {},
 ): ExchangeConfig {
+  const session = resources.session ?? newSession(settings);
+  const auth = resources.auth?.securityHeader || resources.auth?.onUnauthorized
+    ? resources.auth
+    : undefined;
   const config: ExchangeConfig & { [RESOLVED]: true } = {
     settings,
     fetch: resources.fetch ?? globalThis.fetch,
     client: resources.client,
     logger: resources.redactedLogger ??
-      redactLogger(resources.logger ?? silentLogger, settings.secrets),
+      redactLogger(resources.logger ?? silentLogger, session.secrets),
+    auth,
+    session,
     signal: resources.signal,
     onBytes: resources.onBytes,
     onAttempt: resources.onAttempt,
@@ -286,6 +303,8 @@ export function withCallbacks(
     fetch: config.fetch,
     client: config.client,
     redactedLogger: config.logger,
+    auth: config.auth,
+    session: config.session,
     signal: callbacks.signal,
     onBytes: callbacks.onBytes,
     onAttempt: callbacks.onAttempt,
@@ -304,5 +323,21 @@ export function resolveExchangeConfig(
 ): ExchangeConfig {
   if (RESOLVED in options) return options as ExchangeConfig;
   const o = options as ExchangeOptions;
-  return makeConfig(resolveSettings(o), o);
+  return makeConfig(resolveSettings(o), {
+    ...o,
+    auth: {
+      securityHeader: o.securityHeader,
+      onUnauthorized: o.onUnauthorized,
+    },
+  });
+}
+
+/**
+ * A fresh session: no headers yet, the configured secrets.
+ *
+ * @param settings The resolved settings.
+ * @returns The session.
+ */
+export function newSession(settings: ExchangeSettings): Session {
+  return { headers: new Headers(), secrets: [...settings.secrets] };
 }

@@ -804,3 +804,39 @@ export class IncompleteRetrieveError extends Rad69Error {
     this.failures = failures;
   }
 }
+
+/**
+ * The server refused the credentials (HTTP 401/403, or a SOAP Fault saying
+ * the security token is missing, invalid or expired), and there was no
+ * `onUnauthorized` hook, the hook failed, or the request was still refused
+ * after the hook logged in again. Never retried in a loop.
+ *
+ * @example A hook that cannot log in
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AuthenticationError } from "@rad69/client";
+ *
+ * const error = new AuthenticationError(
+ *   "Re-login for https://pacs.example/rad69 failed: STS unreachable",
+ *   { url: "https://pacs.example/rad69" },
+ * );
+ * assert.equal(error.url, "https://pacs.example/rad69");
+ * assert.equal(error.name, "AuthenticationError");
+ * ```
+ */
+export class AuthenticationError extends Rad69Error {
+  /** The endpoint that refused (credentials redacted). */
+  readonly url: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What happened.
+   * @param options The endpoint, the cause and the instance.
+   */
+  constructor(message: string, options: Rad69ErrorOptions & { url: string }) {
+    super(message, options);
+    this.name = "AuthenticationError";
+    this.url = options.url;
+  }
+}

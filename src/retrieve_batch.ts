@@ -170,7 +170,7 @@ export const RAD69_TRANSACTION: Transaction<InstanceReference, Rad69Instance> =
     name: "RAD-69",
     noun: "instance",
     key: (ref: InstanceReference) => ref.instanceUid,
-    buildRequest: (refs, settings, url) =>
+    buildRequest: (refs, settings, url, _extras) =>
       buildRetrieveRequest(refs, {
         url,
         ...(settings.transferSyntaxes

@@ -6,7 +6,7 @@
  */
 
 import {
-  type Rad69Error,
+  Rad69Error,
   Rad69HttpError,
   Rad69NetworkError,
   SoapFaultError,
@@ -28,6 +28,8 @@ import {
   type RetrieveBatchOptions,
 } from "./retrieve_batch.ts";
 import { runExchange } from "./exchange/run_exchange.ts";
+import { redactError } from "./redact.ts";
+import { isUnauthorized, relogin, stillRefused } from "./exchange/auth.ts";
 import type { Transaction } from "./exchange/transaction.ts";
 
 /** HTTP statuses worth retrying. */
@@ -228,9 +230,14 @@ export async function* retryExchange<Ref, Delivered>(
   const logger = config.logger;
   const batch = batchOf(refs);
   let pending: readonly Ref[] = refs;
+  // A re-login grants one more attempt, outside the retry budget.
+  let relogged = false;
+  let granted = 0;
   for (let attempt = 1; pending.length > 0; attempt++) {
-    const last = attempt > retries;
+    const last = attempt - granted > retries;
     const again: Ref[] = [];
+    const refused: Ref[] = [];
+    let refusal: Rad69Error | undefined;
     let delivered = 0;
     let failed = 0;
     let transientError: Rad69Error | undefined;
@@ -238,12 +245,42 @@ export async function* retryExchange<Ref, Delivered>(
       if (outcome.status === "delivered") {
         delivered++;
         yield outcome;
+      } else if (config.auth?.onUnauthorized && isUnauthorized(outcome.error)) {
+        if (relogged) {
+          failed++;
+          const error = stillRefused(config, outcome.error);
+          yield {
+            ...outcome,
+            error: redactError(error, config.session.secrets),
+          };
+        } else {
+          refusal ??= outcome.error;
+          refused.push(outcome.ref);
+        }
       } else if (!last && isTransientError(outcome.error)) {
         transientError ??= outcome.error;
         again.push(outcome.ref);
       } else {
         failed++;
         yield outcome;
+      }
+    }
+    if (refusal) {
+      relogged = true;
+      try {
+        await relogin(config, refusal);
+        again.push(...refused);
+        granted++;
+      } catch (error) {
+        if (!(error instanceof Rad69Error)) throw error;
+        for (const ref of refused) {
+          failed++;
+          yield {
+            status: "failed",
+            ref,
+            error: redactError(error, config.session.secrets),
+          };
+        }
       }
     }
     const delayMs = again.length > 0

@@ -6,7 +6,11 @@
  * @module
  */
 
-import { Rad69HttpError, Rad69ProtocolError } from "../errors.ts";
+import {
+  AuthenticationError,
+  Rad69HttpError,
+  Rad69ProtocolError,
+} from "../errors.ts";
 import type { ExchangeConfig } from "../config.ts";
 import { parseMediaType } from "../multipart/content_type.ts";
 import type { ExchangeOutcome } from "../outcome.ts";
@@ -26,6 +30,7 @@ import { readMultipartAnswer } from "./mtom_answer.ts";
 import type { Transaction } from "./transaction.ts";
 import { ExchangeWatchdog } from "./watchdog.ts";
 import { postSoap } from "./transport.ts";
+import { securityHeaderFor } from "./auth.ts";
 
 export const SOAP_TYPES: ReadonlySet<string> = new Set([
   "application/soap+xml",
@@ -54,8 +59,18 @@ export async function* runExchange<Ref, Delivered>(
   const s = config.settings;
   const controller = new AbortController();
   const watchdog = new ExchangeWatchdog(config, controller);
-  const accounting = new Accounting(transaction, refs, s.secrets);
-  const request = transaction.buildRequest(refs, s, stripUserinfo(s.url));
+  const accounting = new Accounting(transaction, refs, config.session.secrets);
+  let securityHeader: string | undefined;
+  try {
+    securityHeader = await securityHeaderFor(config);
+  } catch (error) {
+    if (!(error instanceof AuthenticationError)) throw error;
+    yield* accounting.failAll(() => error);
+    return;
+  }
+  const request = transaction.buildRequest(refs, s, stripUserinfo(s.url), {
+    securityHeader,
+  });
   config.signal?.throwIfAborted();
   const signal = config.signal
     ? AbortSignal.any([config.signal, controller.signal])

@@ -34,6 +34,13 @@ import {
 import { rejectUnsuccessful, SOAP_TYPES } from "./run_exchange.ts";
 import { postSoap } from "./transport.ts";
 import { ExchangeWatchdog } from "./watchdog.ts";
+import type { RequestExtras } from "./transaction.ts";
+import {
+  isUnauthorized,
+  relogin,
+  securityHeaderFor,
+  stillRefused,
+} from "./auth.ts";
 
 /** The SOAP answer of a call. */
 export interface SoapAnswer {
@@ -58,18 +65,30 @@ export interface SoapAnswer {
  * @throws {Rad69Error} The last failure.
  */
 export async function callSoap(
-  build: () => RetrieveRequest,
+  build: (extras: RequestExtras) => RetrieveRequest,
   config: ExchangeConfig,
   what: string,
 ): Promise<SoapAnswer> {
   const { retries, retryBaseDelayMs, retryMaxDelayMs } = config.settings;
+  let relogged = false;
+  let granted = 0;
   for (let attempt = 1;; attempt++) {
     try {
-      const answer = await callOnce(build(), config, what);
+      const securityHeader = await securityHeaderFor(config);
+      const answer = await callOnce(build({ securityHeader }), config, what);
       return { ...answer, attempts: attempt };
     } catch (error) {
       const typed = error as Rad69Error;
-      if (attempt > retries || !isTransientError(typed)) throw error;
+      if (config.auth?.onUnauthorized && isUnauthorized(typed)) {
+        if (relogged) throw stillRefused(config, typed);
+        relogged = true;
+        await relogin(config, typed);
+        granted++;
+        continue;
+      }
+      if (attempt - granted > retries || !isTransientError(typed)) {
+        throw error;
+      }
       const delay = backoffDelay(
         attempt,
         typed,

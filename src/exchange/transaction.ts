@@ -16,6 +16,12 @@ import type {
   RetrieveResponse,
 } from "../soap/types.ts";
 
+/** What the exchange adds to every request of any transaction. */
+export interface RequestExtras {
+  /** A `wsse:Security` header, inserted byte for byte. */
+  readonly securityHeader?: string | undefined;
+}
+
 /**
  * One retrieve transaction, as the exchange core sees it.
  *
@@ -34,6 +40,7 @@ export interface Transaction<Ref, Delivered> {
     refs: readonly Ref[],
     settings: ExchangeSettings,
     url: string,
+    extras: RequestExtras,
   ): RetrieveRequest;
   /** Reads the root part (or plain SOAP answer). */
   readRoot(xml: Uint8Array, httpStatus: number): RetrieveResponse;

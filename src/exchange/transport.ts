@@ -30,6 +30,8 @@ export async function postSoap(
   signal: AbortSignal,
 ): Promise<Response> {
   const headers = new Headers(config.settings.headers as [string, string][]);
+  // Headers from a re-login replace the configured ones.
+  config.session.headers.forEach((value, name) => headers.set(name, value));
   headers.set("content-type", request.contentType);
   if (!headers.has("accept")) headers.set("accept", ACCEPT);
   watchdog.armFirstByte();
