@@ -149,6 +149,14 @@ export interface Rad69ClientOptions extends ResponseLimits {
    */
   mtom?: boolean;
   /**
+   * `false` sends `wsa:Action` and `wsa:To` without `mustUnderstand="1"`,
+   * for servers that do not process WS-Addressing and answer a
+   * `MustUnderstand` Fault (a JAX-WS RI endpoint without AddressingFeature).
+   *
+   * @default {true}
+   */
+  addressingMustUnderstand?: boolean;
+  /**
    * How many times a transient failure is retried (only the instances not
    * yet delivered are asked for again).
    *
@@ -696,6 +704,7 @@ export class Rad69Client implements Disposable {
     copy("repositoryUniqueId", o.repositoryUniqueId);
     copy("homeCommunityId", o.homeCommunityId);
     copy("mtom", o.mtom);
+    copy("addressingMustUnderstand", o.addressingMustUnderstand);
     copy("chunkSize", o.chunkSize);
     copy("engine", o.engine);
     copy("timeoutMs", o.timeoutMs);
