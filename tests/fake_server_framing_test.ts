@@ -4,8 +4,10 @@
  * imitate a server that does not process WS-Addressing.
  *
  * The JAX-WS RI (Metro) framings are byte-for-byte what Metro 2.3.0 (Debian
- * libjaxws-java) sent in tests/interop_jaxws_test.ts; the others follow the
- * stacks' documented output, listed in docs/interop.md.
+ * libjaxws-java) sent in tests/interop_jaxws_test.ts, and the gSOAP ones
+ * what gSOAP 2.8.124 wrote in tests/interop_gsoap_test.ts. CXF, Axis2 and
+ * WCF were not run here: their framings follow the protocol notes and the
+ * stacks' documented output (docs/interop.md says which is which).
  */
 
 import assert from "node:assert/strict";
@@ -123,15 +125,34 @@ const FRAMINGS: Record<string, FramingFactory> = {
       `Content-Type: application/xop+xml;charset=utf-8;type="application/soap+xml"`,
     ], envelope(url, o)),
   }),
+  // gSOAP 2.8.124 writes every MTOM message this way (seen in
+  // tests/interop_gsoap_test.ts): charset on the multipart itself, bare
+  // start-info, action parameter, root part headers in this order.
   "gSOAP MTOM": (url, o) => ({
     contentType:
-      `multipart/related; charset=utf-8; boundary="==mh8SIvlmyZUc6ykThFpeYN5ZtKxxx=="; type="application/xop+xml"; start="<SOAP-ENV:Envelope>"; start-info="application/soap+xml; charset=utf-8"; action="${ACTION}"`,
+      `multipart/related; charset=utf-8; boundary="==nGpzR/KspN6ry7jG8CU4bonN2aujzfJamyN3xYjaldFXYpeUryNGb0UROC0B=="; type="application/xop+xml"; start="<SOAP-ENV:Envelope>"; start-info="application/soap+xml"; action="${ACTION}"`,
     body: mtom(
-      "==mh8SIvlmyZUc6ykThFpeYN5ZtKxxx==",
+      "==nGpzR/KspN6ry7jG8CU4bonN2aujzfJamyN3xYjaldFXYpeUryNGb0UROC0B==",
       [
-        `Content-Type: application/xop+xml; charset=utf-8; type="application/soap+xml; charset=utf-8"`,
+        `Content-Type: application/xop+xml; charset=utf-8; type="application/soap+xml"`,
         "Content-Transfer-Encoding: binary",
         "Content-ID: <SOAP-ENV:Envelope>",
+      ],
+      envelope(url, o),
+    ),
+  }),
+  "gSOAP plain (with a SOAPAction header too)": (url, o) => ({
+    contentType: `application/soap+xml; charset=utf-8; action="${ACTION}"`,
+    body: envelope(url, o),
+  }),
+  "parameters on start-info and on the root type": (url, o) => ({
+    contentType:
+      `multipart/related; type="application/xop+xml"; boundary="p"; start="<r@x>"; start-info="application/soap+xml; charset=utf-8; action=${ACTION}"`,
+    body: mtom(
+      "p",
+      [
+        "Content-ID: <r@x>",
+        `Content-Type: application/xop+xml; charset=utf-8; type="application/soap+xml; charset=utf-8; action=${ACTION}"`,
       ],
       envelope(url, o),
       "\r\n",

@@ -45,8 +45,8 @@
  *   Content-Type or not;
  * - a root part `application/xop+xml` whose `type` carries media-type
  *   parameters: JAX-WS RI (Metro) sends
- *   `type="application/soap+xml;action=\"urn:ihe:rad:2009:RetrieveImagingDocumentSet\""`;
- *   gSOAP `type="application/soap+xml; charset=utf-8"`;
+ *   `type="application/soap+xml;action=\"urn:ihe:rad:2009:RetrieveImagingDocumentSet\""`
+ *   (and the same in `start-info`); `charset` may sit there too;
  * - quoted or bare parameter values, any case of names and media types,
  *   any charset `TextDecoder` knows.
  *
