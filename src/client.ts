@@ -150,6 +150,14 @@ export interface Rad69ClientOptions extends ResponseLimits {
    */
   mtom?: boolean;
   /**
+   * `false` sends `wsa:Action` and `wsa:To` without `mustUnderstand="1"`,
+   * for servers that do not process WS-Addressing and answer a
+   * `MustUnderstand` Fault (a JAX-WS RI endpoint without AddressingFeature).
+   *
+   * @default {true}
+   */
+  addressingMustUnderstand?: boolean;
+  /**
    * How many times a transient failure is retried (only the instances not
    * yet delivered are asked for again).
    *

@@ -183,6 +183,7 @@ export const RAD69_TRANSACTION: Transaction<InstanceReference, Rad69Instance> =
           ? { homeCommunityId: settings.homeCommunityId }
           : {}),
         ...(settings.mtom !== undefined ? { mtom: settings.mtom } : {}),
+        addressingMustUnderstand: settings.addressingMustUnderstand,
       }),
     readRoot: (xml, httpStatus) => parseRetrieveResponse(xml, { httpStatus }),
     deliver: (ref, doc, bytes, warnings) =>

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import denoConfig from "../deno.json" with { type: "json" };
-import { parseCliArgs } from "../src/cli/args.ts";
+import { HELP_TEXT, parseCliArgs } from "../src/cli/args.ts";
 import { parseInstanceList } from "../src/cli/instance_list.ts";
 import {
   formatBytes,
@@ -831,5 +831,60 @@ Deno.test(
     assert.match(out, /all 24 instance\(s\) are already in/);
     assert.match(out, /requests sent by the resumed run: 0/);
     assert.match(out, /24 files/);
+  },
+);
+
+Deno.test("parseCliArgs() reads --no-must-understand", () => {
+  const on = parseCliArgs(["--url", "http://x/rad69"]);
+  assert.equal(on.kind === "run" && on.options.mustUnderstand, true);
+  const off = parseCliArgs(["--url", "http://x/rad69", "--no-must-understand"]);
+  assert.equal(off.kind === "run" && off.options.mustUnderstand, false);
+  assert.match(HELP_TEXT, /--no-must-understand/);
+});
+
+Deno.test(
+  "rad69 --no-must-understand reaches a server that does not process WS-Addressing",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    await withDir(async (dir) => {
+      await using server = await FakeRad69Server.start({
+        instances: STUDY,
+        processAddressing: false,
+      });
+      const refused = await rad69([
+        "--url",
+        server.url,
+        "--out",
+        dir,
+        "--retries",
+        "0",
+        TRIPLETS[0]!,
+      ]);
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.match(refused.stderr, /MustUnderstand/);
+      assert.match(refused.stderr, /--no-must-understand/);
+      const sent = server.requests.length;
+      assert.ok(sent >= 1);
+      assert.match(server.requests[0]!.soapXml, /mustUnderstand="1"/);
+
+      const result = await rad69([
+        "--url",
+        server.url,
+        "--out",
+        dir,
+        "--no-must-understand",
+        ...TRIPLETS,
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      await assertDownloaded(dir);
+      assert.ok(server.requests.slice(sent).every((r) => r.valid));
+      assert.ok(
+        server.requests.slice(sent).every((r) =>
+          !r.soapXml.includes("mustUnderstand")
+        ),
+      );
+    });
   },
 );

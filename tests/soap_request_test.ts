@@ -406,3 +406,49 @@ Deno.test("buildRetrieveRequest() frames an MTOM request as multipart/related", 
   });
   assert.notEqual(again.contentType, ct);
 });
+
+Deno.test("buildRetrieveRequest() drops mustUnderstand only when addressingMustUnderstand is false", () => {
+  const refs = [{
+    studyUid: "1.2",
+    seriesUid: "1.2.3",
+    instanceUid: "1.2.3.4",
+  }];
+  const url = "http://127.0.0.1:8080/rad69";
+  const muAttr = /soap:mustUnderstand="1"/g;
+  for (const mtom of [false, true]) {
+    const strict = buildRetrieveRequest(refs, { url, mtom });
+    assert.equal(strict.xml.match(muAttr)?.length, 2, `mtom=${mtom}`);
+    assert.ok(
+      strict.xml.includes(
+        `<wsa:Action soap:mustUnderstand="1">${RAD69_ACTION}</wsa:Action>`,
+      ),
+    );
+    const explicit = buildRetrieveRequest(refs, {
+      url,
+      mtom,
+      addressingMustUnderstand: true,
+    });
+    assert.equal(explicit.xml.match(muAttr)?.length, 2);
+    const lenient = buildRetrieveRequest(refs, {
+      url,
+      mtom,
+      addressingMustUnderstand: false,
+    });
+    assert.ok(!lenient.xml.includes("mustUnderstand"), `mtom=${mtom}`);
+    // Same headers otherwise: Action, To, MessageID, ReplyTo, and the action
+    // parameter a non-WS-Addressing server routes on.
+    assert.ok(lenient.xml.includes(`<wsa:Action>${RAD69_ACTION}</wsa:Action>`));
+    assert.ok(lenient.xml.includes(`<wsa:To>${url}</wsa:To>`));
+    assert.ok(lenient.xml.includes("<wsa:MessageID>urn:uuid:"));
+    assert.ok(lenient.xml.includes("<wsa:ReplyTo>"));
+    assert.ok(lenient.contentType.includes(`action="${RAD69_ACTION}"`));
+  }
+  assert.throws(
+    () =>
+      buildRetrieveRequest(refs, {
+        url,
+        addressingMustUnderstand: "no" as unknown as boolean,
+      }),
+    (e) => e instanceof TypeError && /addressingMustUnderstand/.test(e.message),
+  );
+});

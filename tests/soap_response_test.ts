@@ -511,3 +511,72 @@ Deno.test("parseRetrieveResponse() parses a root part with 7,000 DocumentRespons
     "6999-uuid@urn:ihe:iti:xds-b:2007",
   );
 });
+
+/** The SOAP 1.2 Fault JAX-WS RI 2.3.0 (Metro, Debian libjaxws-java) answers
+ * when it does not process WS-Addressing, byte for byte as seen in
+ * tests/interop_jaxws_test.ts (HTTP 500). */
+const METRO_MUST_UNDERSTAND_FAULT =
+  `<?xml version='1.0' encoding='UTF-8'?><S:Envelope xmlns:S="http://www.w3.org/2003/05/soap-envelope"><S:Header><NotUnderstood xmlns:abc="http://www.w3.org/2005/08/addressing" xmlns="http://www.w3.org/2003/05/soap-envelope" qname="abc:Action"/><NotUnderstood xmlns:abc="http://www.w3.org/2005/08/addressing" xmlns="http://www.w3.org/2003/05/soap-envelope" qname="abc:To"/></S:Header><S:Body><S:Fault xmlns:ns4="http://schemas.xmlsoap.org/soap/envelope/"><S:Code><S:Value>S:MustUnderstand</S:Value></S:Code><S:Reason><S:Text xml:lang="en">One or more mandatory SOAP header blocks not understood</S:Text></S:Reason></S:Fault></S:Body></S:Envelope>`;
+
+Deno.test("findSoapFault() names addressingMustUnderstand for a MustUnderstand Fault on WS-Addressing headers", async (t) => {
+  const hint = /addressingMustUnderstand: false \(CLI: --no-must-understand\)/;
+  await t.step("JAX-WS RI (Metro), NotUnderstood wsa:Action and wsa:To", () => {
+    const fault = findSoapFault(METRO_MUST_UNDERSTAND_FAULT, 500);
+    assert.ok(fault instanceof SoapFaultError);
+    assert.equal(fault.code, "S:MustUnderstand");
+    assert.equal(fault.status, 500);
+    assert.equal(
+      fault.reason,
+      "One or more mandatory SOAP header blocks not understood",
+    );
+    assert.match(fault.message, hint);
+    assert.match(fault.message, /does not process WS-Addressing/);
+    // parseRetrieveResponse gives the same error.
+    assert.throws(
+      () => parseRetrieveResponse(METRO_MUST_UNDERSTAND_FAULT),
+      (e) => e instanceof SoapFaultError && hint.test(e.message),
+    );
+  });
+  await t.step("SOAP 1.2, no NotUnderstood blocks, another prefix", () => {
+    const xml = `<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope">
+      <e:Body><e:Fault><e:Code><e:Value>e:MustUnderstand</e:Value></e:Code>
+      <e:Reason><e:Text xml:lang="en">Header not understood</e:Text></e:Reason>
+      </e:Fault></e:Body></e:Envelope>`;
+    assert.match(findSoapFault(xml, 500)!.message, hint);
+  });
+  await t.step("SOAP 1.1 faultcode, with and without a dotted suffix", () => {
+    for (const code of ["soap:MustUnderstand", "MustUnderstand.Action"]) {
+      const xml =
+        `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">
+        <soap:Body><soap:Fault><faultcode>${code}</faultcode>
+        <faultstring>Did not understand "MustUnderstand" header(s)</faultstring>
+        </soap:Fault></soap:Body></soap:Envelope>`;
+      assert.match(findSoapFault(xml, 500)!.message, hint, code);
+    }
+  });
+  await t.step("no hint for other headers or other codes", () => {
+    const security = METRO_MUST_UNDERSTAND_FAULT
+      .replaceAll(
+        "http://www.w3.org/2005/08/addressing",
+        "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd",
+      )
+      .replace('qname="abc:Action"', 'qname="abc:Security"')
+      .replace(/<NotUnderstood[^>]*qname="abc:To"\/>/, "");
+    const other = findSoapFault(security, 500)!;
+    assert.equal(other.code, "S:MustUnderstand");
+    assert.doesNotMatch(other.message, /addressingMustUnderstand/);
+    const sender = findSoapFault(
+      METRO_MUST_UNDERSTAND_FAULT.replace("S:MustUnderstand", "S:Sender"),
+      400,
+    )!;
+    assert.doesNotMatch(sender.message, /addressingMustUnderstand/);
+    const lookalike = findSoapFault(
+      METRO_MUST_UNDERSTAND_FAULT.replace(
+        "S:MustUnderstand",
+        "S:NotMustUnderstanding",
+      ),
+      500,
+    )!;
+    assert.doesNotMatch(lookalike.message, /addressingMustUnderstand/);
+  });
+});

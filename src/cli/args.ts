@@ -61,6 +61,11 @@ export interface CliOptions {
   readonly logLevel: CliLogLevel;
   /** Send MTOM-packaged requests. */
   readonly mtom: boolean;
+  /**
+   * Mark the WS-Addressing headers `mustUnderstand` (`false` with
+   * `--no-must-understand`).
+   */
+  readonly mustUnderstand: boolean;
   /** The RepositoryUniqueId to send, when given. */
   readonly repositoryId?: string;
   /** Flush files to stable storage. */
@@ -113,6 +118,10 @@ Options:
   --ca FILE                  an extra CA certificate (PEM) to trust (repeatable)
   --repository-id UID        the RepositoryUniqueId to send
   --mtom                     send MTOM-packaged requests (strict servers)
+  --no-must-understand       send wsa:Action and wsa:To without mustUnderstand,
+                             for servers that do not process WS-Addressing and
+                             answer "MustUnderstand" Faults (e.g. JAX-WS RI
+                             without AddressingFeature)
   --retries N                retries of transient failures (default: 3)
   --timeout SEC              seconds to wait for an answer, and longest silence
                              within one (default: 60; 0 disables)
@@ -244,6 +253,7 @@ export function parseCliArgs(args: readonly string[]): ParsedCli {
         ca: { type: "string", multiple: true },
         "repository-id": { type: "string" },
         mtom: { type: "boolean" },
+        "no-must-understand": { type: "boolean" },
         retries: { type: "string" },
         timeout: { type: "string" },
         resume: { type: "boolean" },
@@ -307,6 +317,7 @@ export function parseCliArgs(args: readonly string[]): ParsedCli {
     triplets: parsed.positionals,
     logLevel,
     mtom: v.mtom ?? false,
+    mustUnderstand: !v["no-must-understand"],
     fsync: v.fsync ?? false,
     noProgress: v["no-progress"] ?? false,
   };

@@ -237,6 +237,7 @@ async function prepare(
     logger,
     requestPerSeries: o.splitSeries,
     mtom: o.mtom,
+    addressingMustUnderstand: o.mustUnderstand,
   };
   if (o.transferSyntaxes.length > 0) {
     options.transferSyntaxes = o.transferSyntaxes;

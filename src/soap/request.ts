@@ -145,6 +145,19 @@ export interface BuildRetrieveRequestOptions {
    */
   mtom?: boolean;
   /**
+   * `true` to mark `wsa:Action` and `wsa:To` `soap:mustUnderstand="1"`, as
+   * DICOM PS3.18 and the IHE WSDLs expect. `false` sends the same
+   * WS-Addressing headers without the attribute, for servers that do not
+   * process WS-Addressing and therefore answer every request with a SOAP
+   * `MustUnderstand` Fault ("One or more mandatory SOAP header blocks not
+   * understood"): a JAX-WS RI (Metro) endpoint published without its
+   * `AddressingFeature`, and older or minimal IHE actors. Such servers route
+   * on the `action` parameter of the Content-Type, which is always sent.
+   *
+   * @default {true}
+   */
+  addressingMustUnderstand?: boolean;
+  /**
    * The `wsa:MessageID`. Meant for tests.
    *
    * @default {`urn:uuid:${crypto.randomUUID()}`}
@@ -233,7 +246,8 @@ interface DocumentRequestEntry {
 /**
  * Builds a RAD-69 `RetrieveImagingDocumentSetRequest`: one SOAP 1.2
  * envelope with WS-Addressing headers (`wsa:Action` and `wsa:To` with
- * `mustUnderstand="1"`, `wsa:MessageID`, anonymous `wsa:ReplyTo`) and a
+ * `mustUnderstand="1"` unless `addressingMustUnderstand` is `false`,
+ * `wsa:MessageID`, anonymous `wsa:ReplyTo`) and a
  * single request element in the Body holding one `StudyRequest` per study,
  * one `SeriesRequest` per series (both in first-seen order) and one
  * `DocumentRequest` per instance, followed by the `TransferSyntaxUIDList`.
@@ -281,6 +295,19 @@ interface DocumentRequestEntry {
  * assert.ok(request.contentType.startsWith("multipart/related"));
  * assert.ok(request.xml.includes(">1.2.840.99.1</"));
  * ```
+ *
+ * @example Talk to a server that does not process WS-Addressing
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { buildRetrieveRequest } from "@rad69/client";
+ *
+ * const request = buildRetrieveRequest(
+ *   [{ studyUid: "1.2.3", seriesUid: "1.2.3.4", instanceUid: "1.2.3.4.5" }],
+ *   { url: "http://legacy.example/rad69", addressingMustUnderstand: false },
+ * );
+ * assert.ok(request.xml.includes("<wsa:Action>"));
+ * assert.ok(!request.xml.includes("mustUnderstand"));
+ * ```
  */
 export function buildRetrieveRequest(
   refs: readonly InstanceReference[],
@@ -321,6 +348,13 @@ export function buildRetrieveRequest(
   syntaxes.forEach((ts, i) => assertUid(ts, `options.transferSyntaxes[${i}]`));
   const messageId = options.messageId ?? `urn:uuid:${crypto.randomUUID()}`;
   assertText(messageId, "options.messageId");
+  const mustUnderstand = options.addressingMustUnderstand ?? true;
+  if (typeof mustUnderstand !== "boolean") {
+    throw new TypeError(
+      `Cannot build RAD-69 request: addressingMustUnderstand must be a boolean, got ${typeof mustUnderstand}`,
+    );
+  }
+  const mu = mustUnderstand ? ` soap:mustUnderstand="1"` : "";
 
   // Group by study, then series, in first-seen order.
   const studies = new Map<string, Map<string, DocumentRequestEntry[]>>();
@@ -366,12 +400,12 @@ export function buildRetrieveRequest(
     `<?xml version="1.0" encoding="UTF-8"?>`,
     `<soap:Envelope xmlns:soap="${SOAP12_NS}" xmlns:wsa="${WSA_NS}">`,
     `<soap:Header>`,
-    `<wsa:Action soap:mustUnderstand="1">${RAD69_ACTION}</wsa:Action>`,
+    `<wsa:Action${mu}>${RAD69_ACTION}</wsa:Action>`,
     `<wsa:MessageID>${
       escapeXml(messageId, "options.messageId")
     }</wsa:MessageID>`,
     `<wsa:ReplyTo><wsa:Address>${WSA_ANONYMOUS}</wsa:Address></wsa:ReplyTo>`,
-    `<wsa:To soap:mustUnderstand="1">${escapeXml(url, "options.url")}</wsa:To>`,
+    `<wsa:To${mu}>${escapeXml(url, "options.url")}</wsa:To>`,
     `</soap:Header>`,
     `<soap:Body>`,
     `<iherad:RetrieveImagingDocumentSetRequest xmlns:iherad="${IHERAD_NS}" xmlns:xdsb="${XDSB_NS}">`,

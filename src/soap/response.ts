@@ -86,8 +86,48 @@ function soapBody(root: XmlElement): XmlElement | string {
     `the SOAP Envelope has no Body`;
 }
 
+/** The WS-Addressing headers the client may mark `mustUnderstand`. */
+const ADDRESSING_HEADERS: ReadonlySet<string> = new Set([
+  "Action",
+  "To",
+  "MessageID",
+  "ReplyTo",
+]);
+
+/**
+ * The hint added to a MustUnderstand Fault about WS-Addressing headers. It
+ * names the client option and the CLI flag that send them without
+ * `mustUnderstand`.
+ */
+const MUST_UNDERSTAND_HINT =
+  "the server does not process WS-Addressing; send the headers without mustUnderstand with the client option addressingMustUnderstand: false (CLI: --no-must-understand)";
+
+/**
+ * Whether a Fault is a MustUnderstand Fault on the WS-Addressing headers:
+ * code `MustUnderstand` (SOAP 1.2 `env:Value`, or SOAP 1.1 `faultcode`,
+ * any prefix, also `MustUnderstand.x`), and either no `env:NotUnderstood`
+ * header block names a header, or one names a WS-Addressing header the
+ * client sends. A MustUnderstand Fault naming only other headers (say
+ * `wsse:Security`) is not one.
+ */
+function isAddressingMustUnderstand(
+  code: string,
+  header: XmlElement | undefined,
+): boolean {
+  if (!/(^|:)MustUnderstand(\.|$)/.test(code)) return false;
+  const named = (header?.children ?? []).filter((h) =>
+    h.local === "NotUnderstood" && h.ns === SOAP12_NS
+  ).map((h) => h.attrs["qname"]?.trim() ?? "").filter((q) => q !== "");
+  if (named.length === 0) return true;
+  return named.some((q) => ADDRESSING_HEADERS.has(q.slice(q.indexOf(":") + 1)));
+}
+
 /** Builds the error for a SOAP 1.2 or 1.1 Fault element. */
-function faultError(fault: XmlElement, status: number): SoapFaultError {
+function faultError(
+  fault: XmlElement,
+  status: number,
+  header: XmlElement | undefined,
+): SoapFaultError {
   let code = "";
   let subcode = "";
   let reason = "";
@@ -107,10 +147,13 @@ function faultError(fault: XmlElement, status: number): SoapFaultError {
     reason = childByLocal(fault, "faultstring")?.text.trim() ?? "";
   }
   const what = subcode === "" ? code : `${code} / ${subcode}`;
+  const hint = isAddressingMustUnderstand(code, header)
+    ? ` (${MUST_UNDERSTAND_HINT})`
+    : "";
   return new SoapFaultError(
     `Server returned a SOAP Fault (HTTP ${status}): ${what || "(no code)"}${
       reason === "" ? "" : `: ${reason}`
-    }`,
+    }${hint}`,
     { code, subcode, reason, status },
   );
 }
@@ -148,6 +191,23 @@ function findFault(body: XmlElement): XmlElement | undefined {
  * assert.equal(fault.status, 500);
  * assert.equal(findSoapFault("<html>Bad gateway</html>", 502), undefined);
  * ```
+ *
+ * @example A server that does not process WS-Addressing
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { findSoapFault } from "@rad69/client";
+ *
+ * // What a JAX-WS RI endpoint without AddressingFeature answers.
+ * const body = `<S:Envelope xmlns:S="http://www.w3.org/2003/05/soap-envelope">
+ *   <S:Header><NotUnderstood xmlns="http://www.w3.org/2003/05/soap-envelope"
+ *     xmlns:abc="http://www.w3.org/2005/08/addressing" qname="abc:Action"/></S:Header>
+ *   <S:Body><S:Fault><S:Code><S:Value>S:MustUnderstand</S:Value></S:Code>
+ *   <S:Reason><S:Text xml:lang="en">One or more mandatory SOAP header blocks not understood</S:Text></S:Reason>
+ *   </S:Fault></S:Body></S:Envelope>`;
+ * const fault = findSoapFault(body, 500);
+ * assert.match(fault!.message, /addressingMustUnderstand: false/);
+ * assert.match(fault!.message, /--no-must-understand/);
+ * ```
  */
 export function findSoapFault(
   xml: string | Uint8Array,
@@ -169,7 +229,9 @@ export function findSoapFault(
   const body = soapBody(root);
   if (typeof body === "string") return undefined;
   const fault = findFault(body);
-  return fault ? faultError(fault, httpStatus) : undefined;
+  return fault
+    ? faultError(fault, httpStatus, child(root, root.ns, "Header"))
+    : undefined;
 }
 
 /**
@@ -333,7 +395,13 @@ export function parseRetrieveResponse(
     });
   }
   const fault = findFault(body);
-  if (fault) throw faultError(fault, options?.httpStatus ?? 200);
+  if (fault) {
+    throw faultError(
+      fault,
+      options?.httpStatus ?? 200,
+      child(root, root.ns, "Header"),
+    );
+  }
 
   const response = descendant(
     body,

@@ -6,6 +6,11 @@
  */
 
 import { parseXml, type XmlElement } from "../xml.ts";
+import {
+  type MediaType,
+  parseMediaType,
+  stripAngleBrackets,
+} from "../multipart/content_type.ts";
 
 export const SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope";
 export const SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -40,29 +45,66 @@ export class RequestFault extends Error {
   }
 }
 
-/** A parsed media type. */
-export interface MediaType {
-  /** Lower-cased `type/subtype`. */
-  type: string;
-  /** Parameters, lower-cased names, unquoted values. */
-  params: Map<string, string>;
-}
-
-/** Parses a Content-Type value (quoted parameters supported). */
-export function parseMediaType(value: string): MediaType {
-  const semi = value.indexOf(";");
-  const type = (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
-  const params = new Map<string, string>();
-  const re = /;\s*([^\s=;]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;]*))/g;
-  let m: RegExpExecArray | null;
-  const rest = semi < 0 ? "" : value.slice(semi);
-  while ((m = re.exec(rest))) {
-    params.set(
-      m[1]!.toLowerCase(),
-      m[2] !== undefined ? m[2].replace(/\\(.)/g, "$1") : m[3]!.trim(),
+/** Parses a Content-Type with the package's one media-type parser. */
+function mediaType(value: string, where: string): MediaType {
+  try {
+    return parseMediaType(value);
+  } catch {
+    throw new RequestFault(
+      `Cannot parse the ${where} "${value}"`,
+      "Sender",
+      undefined,
+      415,
     );
   }
-  return { type, params };
+}
+
+/**
+ * A media type given as a parameter value (`type`, `start-info`), read
+ * leniently: Metro writes `type="application/soap+xml;action=\"urn:…\""`.
+ */
+function innerType(value: string, where: string): MediaType {
+  return mediaType(value, `${where} parameter`);
+}
+
+/** An action found in a Content-Type, with where it was found. */
+interface ActionCarrier {
+  readonly where: string;
+  readonly value: string;
+}
+
+/** Decodes text in the given charset (UTF-8 when none). */
+function decodeText(bytes: Uint8Array, charset: string | undefined): string {
+  let decoder: TextDecoder;
+  try {
+    decoder = new TextDecoder(charset ?? "utf-8", { fatal: true });
+  } catch {
+    throw new RequestFault(`Unsupported charset "${charset}"`, "Sender");
+  }
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    throw new RequestFault(
+      `Request body is not valid ${charset ?? "UTF-8"}`,
+      "Sender",
+    );
+  }
+}
+
+/** Rejects a SOAP 1.1 media type where SOAP 1.2 is expected. */
+function soap12Type(media: MediaType, where: string): void {
+  if (media.essence === "application/soap+xml") return;
+  if (media.essence === "text/xml") {
+    throw new RequestFault(
+      `${where} is "text/xml", SOAP 1.1; this endpoint speaks SOAP 1.2`,
+      "VersionMismatch",
+      undefined,
+      500,
+    );
+  }
+  throw new RequestFault(
+    `${where} is "${media.essence}" (expected "application/soap+xml")`,
+  );
 }
 
 /** One DocumentRequest, with its study and series. */
@@ -98,17 +140,36 @@ function indexOf(hay: Uint8Array, needle: Uint8Array, from: number): number {
   return -1;
 }
 
-/** Splits an MTOM request and returns the root part's text. */
-function mtomRoot(body: Uint8Array, media: MediaType): string {
+/**
+ * Splits an MTOM request and returns the root part's text. Actions found in
+ * `start-info` and in the root part's `type` are pushed to `actions`.
+ */
+function mtomRoot(
+  body: Uint8Array,
+  media: MediaType,
+  actions: ActionCarrier[],
+): string {
   const boundary = media.params.get("boundary");
   if (!boundary) {
     throw new RequestFault("Multipart request without a boundary parameter");
   }
   const type = media.params.get("type");
-  if (type !== undefined && type.toLowerCase() !== "application/xop+xml") {
+  if (
+    type !== undefined &&
+    innerType(type, "multipart type").essence !== "application/xop+xml"
+  ) {
     throw new RequestFault(
       `Multipart request of type "${type}" (expected "application/xop+xml")`,
     );
+  }
+  const startInfo = media.params.get("start-info");
+  if (startInfo !== undefined) {
+    const info = innerType(startInfo, "start-info");
+    soap12Type(info, "The start-info parameter");
+    const action = info.params.get("action");
+    if (action !== undefined) {
+      actions.push({ where: "start-info action", value: action });
+    }
   }
   const enc = new TextEncoder();
   const delimiter = enc.encode("--" + boundary);
@@ -156,32 +217,36 @@ function mtomRoot(body: Uint8Array, media: MediaType): string {
     throw new RequestFault("Multipart request without its closing delimiter");
   }
   if (parts.length === 0) throw new RequestFault("Multipart request is empty");
-  const strip = (id: string) => id.trim().replace(/^<(.*)>$/, "$1");
   const start = media.params.get("start");
   const root = start === undefined
     ? parts[0]!
     : parts.find((p) =>
-      strip(p.headers.get("content-id") ?? "") === strip(start)
+      stripAngleBrackets(p.headers.get("content-id") ?? "") ===
+        stripAngleBrackets(start)
     );
   if (!root) {
     throw new RequestFault(`No part has the start Content-ID "${start}"`);
   }
-  const rootType = parseMediaType(root.headers.get("content-type") ?? "");
-  if (rootType.type !== "application/xop+xml") {
+  const rootHeader = root.headers.get("content-type");
+  if (rootHeader === undefined) {
+    throw new RequestFault("Root part without a Content-Type");
+  }
+  const rootType = mediaType(rootHeader, "root part Content-Type");
+  if (rootType.essence !== "application/xop+xml") {
     throw new RequestFault(
-      `Root part of type "${rootType.type}" (expected "application/xop+xml")`,
+      `Root part of type "${rootType.essence}" (expected "application/xop+xml")`,
     );
   }
   const inner = rootType.params.get("type");
-  if (inner !== undefined && inner.toLowerCase() !== "application/soap+xml") {
-    throw new RequestFault(
-      `Root part carries "${inner}" (expected "application/soap+xml")`,
-      "VersionMismatch",
-      undefined,
-      500,
-    );
+  if (inner !== undefined) {
+    const carried = innerType(inner, "root part type");
+    soap12Type(carried, "The root part's type parameter");
+    const action = carried.params.get("action");
+    if (action !== undefined) {
+      actions.push({ where: "root part type action", value: action });
+    }
   }
-  return new TextDecoder("utf-8", { fatal: true }).decode(root.body);
+  return decodeText(root.body, rootType.params.get("charset"));
 }
 
 /** Requires exactly the given namespace and local name. */
@@ -226,6 +291,22 @@ function attribute(el: XmlElement, name: string, where: string): string {
   return value.trim();
 }
 
+/** How strict the request reader is. */
+export interface ParseRequestOptions {
+  /** Fault plain `application/soap+xml` requests. */
+  readonly requireMtom: boolean;
+  /**
+   * Process WS-Addressing headers. `false`: every `mustUnderstand` header,
+   * WS-Addressing ones included, gets a MustUnderstand Fault, and `wsa:`
+   * headers are otherwise ignored (JAX-WS RI without AddressingFeature).
+   */
+  readonly processAddressing: boolean;
+}
+
+/** The reason JAX-WS RI (Metro) gives for a SOAP 1.2 MustUnderstand Fault. */
+export const METRO_MUST_UNDERSTAND_REASON =
+  "One or more mandatory SOAP header blocks not understood";
+
 /**
  * Reads and validates a request. Returns the parsed request, or throws a
  * {@linkcode RequestFault}; `partial` receives whatever was read before the
@@ -234,32 +315,33 @@ function attribute(el: XmlElement, name: string, where: string): string {
 export function parseRequest(
   contentType: string | null,
   body: Uint8Array,
-  requireMtom: boolean,
+  options: ParseRequestOptions,
   partial: Partial<ParsedRequest>,
 ): ParsedRequest {
   if (!contentType) {
     throw new RequestFault("Missing Content-Type", "Sender", undefined, 415);
   }
-  const media = parseMediaType(contentType);
+  const media = mediaType(contentType, "Content-Type");
+  const carriers: ActionCarrier[] = [];
+  const outerAction = media.params.get("action");
+  if (outerAction !== undefined) {
+    carriers.push({ where: "Content-Type action", value: outerAction });
+  }
   let soapXml: string;
   let mtom = false;
-  if (media.type === "multipart/related") {
+  if (media.essence === "multipart/related") {
     mtom = true;
     partial.mtom = true;
-    soapXml = mtomRoot(body, media);
-  } else if (media.type === "application/soap+xml") {
+    soapXml = mtomRoot(body, media, carriers);
+  } else if (media.essence === "application/soap+xml") {
     partial.mtom = false;
-    if (requireMtom) {
+    if (options.requireMtom) {
       throw new RequestFault(
         "Request is not MTOM/XOP: expected multipart/related",
       );
     }
-    try {
-      soapXml = new TextDecoder("utf-8", { fatal: true }).decode(body);
-    } catch {
-      throw new RequestFault("Request body is not UTF-8");
-    }
-  } else if (media.type === "text/xml") {
+    soapXml = decodeText(body, media.params.get("charset"));
+  } else if (media.essence === "text/xml") {
     throw new RequestFault(
       `Content-Type "text/xml" is SOAP 1.1; this endpoint speaks SOAP 1.2`,
       "VersionMismatch",
@@ -268,7 +350,7 @@ export function parseRequest(
     );
   } else {
     throw new RequestFault(
-      `Unsupported Content-Type "${media.type}"`,
+      `Unsupported Content-Type "${media.essence}"`,
       "Sender",
       undefined,
       415,
@@ -310,50 +392,69 @@ export function parseRequest(
 
   // Headers.
   const actions: string[] = [];
+  const notUnderstood: string[] = [];
   for (const h of header ? header.children : []) {
-    const mu = h.attrs[`{${SOAP12_NS}}mustUnderstand`];
+    const mu = h.attrs[`{${SOAP12_NS}}mustUnderstand`]?.trim();
+    const mandatory = mu === "1" || mu === "true";
     if (h.ns === WSA_NS) {
+      // Recorded either way; only enforced when WS-Addressing is processed.
       if (h.local === "Action") actions.push(h.text);
       else if (h.local === "MessageID") partial.messageId = h.text.trim();
       else if (h.local === "To") partial.to = h.text.trim();
-    } else if ((mu === "1" || mu === "true") && h.ns !== WSSE_NS) {
-      throw new RequestFault(
-        `Header {${h.ns}}${h.local} is mustUnderstand and not understood`,
-        "MustUnderstand",
-      );
+      if (mandatory && !options.processAddressing) {
+        notUnderstood.push(`{${h.ns}}${h.local}`);
+      }
+    } else if (mandatory && h.ns !== WSSE_NS) {
+      notUnderstood.push(`{${h.ns}}${h.local}`);
     }
   }
-  if (actions.length === 0) {
+  if (actions.length > 0) partial.action = actions[0]!;
+  if (notUnderstood.length > 0) {
     throw new RequestFault(
-      "A required header representing a Message Addressing Property is not present: Action",
-      "Sender",
-      "wsa:MessageAddressingHeaderRequired",
+      options.processAddressing
+        ? `Header ${notUnderstood[0]} is mustUnderstand and not understood`
+        : METRO_MUST_UNDERSTAND_REASON,
+      "MustUnderstand",
     );
   }
-  if (actions.length > 1) {
-    throw new RequestFault(
-      "More than one wsa:Action header",
-      "Sender",
-      "wsa:InvalidAddressingHeader",
-    );
-  }
-  partial.action = actions[0]!;
-  if (actions[0] !== RAD69_ACTION) {
-    throw new RequestFault(
-      `The action "${
-        actions[0]
-      }" cannot be processed at the receiver (expected "${RAD69_ACTION}")`,
-      "Sender",
-      "wsa:ActionNotSupported",
-    );
-  }
-  const ctAction = media.params.get("action");
-  if (!mtom && ctAction !== undefined && ctAction !== RAD69_ACTION) {
-    throw new RequestFault(
-      `Content-Type action "${ctAction}" differs from wsa:Action`,
-      "Sender",
-      "wsa:ActionMismatch",
-    );
+  const wrong = carriers.find((c) => c.value.trim() !== RAD69_ACTION);
+  if (!options.processAddressing) {
+    if (wrong) {
+      throw new RequestFault(
+        `The ${wrong.where} "${wrong.value}" cannot be processed at the receiver (expected "${RAD69_ACTION}")`,
+      );
+    }
+  } else {
+    if (actions.length === 0) {
+      throw new RequestFault(
+        "A required header representing a Message Addressing Property is not present: Action",
+        "Sender",
+        "wsa:MessageAddressingHeaderRequired",
+      );
+    }
+    if (actions.length > 1) {
+      throw new RequestFault(
+        "More than one wsa:Action header",
+        "Sender",
+        "wsa:InvalidAddressingHeader",
+      );
+    }
+    if (actions[0] !== RAD69_ACTION) {
+      throw new RequestFault(
+        `The action "${
+          actions[0]
+        }" cannot be processed at the receiver (expected "${RAD69_ACTION}")`,
+        "Sender",
+        "wsa:ActionNotSupported",
+      );
+    }
+    if (wrong) {
+      throw new RequestFault(
+        `The ${wrong.where} "${wrong.value}" differs from wsa:Action "${RAD69_ACTION}"`,
+        "Sender",
+        "wsa:ActionMismatch",
+      );
+    }
   }
 
   // Body.

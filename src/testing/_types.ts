@@ -34,6 +34,30 @@
  *   map parts by order).
  * - `"inline"`: plain `application/soap+xml` with inline base64 Documents.
  *
+ * Requests are read the same way whatever the dialect, and accept what
+ * conforming SOAP 1.2 stacks send (tests in `tests/fake_server_framing_test.ts`;
+ * the framings are listed in `docs/interop.md`):
+ *
+ * - plain `application/soap+xml`, with or without `charset` and `action`;
+ * - MTOM `multipart/related` with `type="application/xop+xml"`, `start`
+ *   bracketed, bare or absent (then the first part is the root),
+ *   `start-info` bare or carrying parameters, `action` on the outer
+ *   Content-Type or not;
+ * - a root part `application/xop+xml` whose `type` carries media-type
+ *   parameters: JAX-WS RI (Metro) sends
+ *   `type="application/soap+xml;action=\"urn:ihe:rad:2009:RetrieveImagingDocumentSet\""`
+ *   (and the same in `start-info`); `charset` may sit there too;
+ * - quoted or bare parameter values, any case of names and media types,
+ *   any charset `TextDecoder` knows.
+ *
+ * Every `action` found (outer Content-Type, `start-info`, the root part's
+ * `type`) must equal `wsa:Action` (Fault subcode `wsa:ActionMismatch`);
+ * `wsa:Action` itself is required and must be the RAD-69 action
+ * (`wsa:MessageAddressingHeaderRequired`, `wsa:ActionNotSupported`). A
+ * multipart request without the `start` part, a SOAP 1.1 envelope, or
+ * `text/xml` as the Content-Type, `start-info` or root `type` is refused
+ * with a precise Fault (`env:VersionMismatch` for SOAP 1.1).
+ *
  * @example The same retrieval from three imitated servers
  * ```ts
  * import assert from "node:assert/strict";
@@ -660,6 +684,30 @@ export type FakeRequestHook = (
  * const mtom = new Rad69Client({ url: server.url, mtom: true });
  * assert.deepEqual((await mtom.getDataset(study[0]!)).bytes, study[0]!.bytes);
  * ```
+ *
+ * @example A server that does not process WS-Addressing
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Rad69Client, SoapFaultError } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+ * await using server = await FakeRad69Server.start({
+ *   instances: study,
+ *   processAddressing: false,
+ * });
+ * const strict = new Rad69Client({ url: server.url, retries: 0 });
+ * await assert.rejects(strict.getDataset(study[0]!), (e) => {
+ *   assert.ok(e instanceof SoapFaultError);
+ *   assert.match(e.message, /addressingMustUnderstand: false/);
+ *   return true;
+ * });
+ * const lenient = new Rad69Client({
+ *   url: server.url,
+ *   addressingMustUnderstand: false,
+ * });
+ * assert.deepEqual((await lenient.getDataset(study[0]!)).bytes, study[0]!.bytes);
+ * ```
  */
 export interface FakeRad69ServerOptions {
   /**
@@ -698,6 +746,19 @@ export interface FakeRad69ServerOptions {
    * @default {false}
    */
   readonly requireMtom?: boolean;
+  /**
+   * Process the WS-Addressing headers. `false` imitates a server that does
+   * not (a JAX-WS RI endpoint published without its AddressingFeature, or an
+   * older or minimal IHE actor): a request with a `mustUnderstand`
+   * WS-Addressing header (the client's default `wsa:Action` and `wsa:To`) is
+   * answered with a SOAP 1.2 `env:MustUnderstand` Fault, HTTP 500, reason
+   * "One or more mandatory SOAP header blocks not understood", as Metro
+   * does; without `mustUnderstand` the headers are ignored, `wsa:Action` is
+   * not required, and only an `action` media-type parameter is checked.
+   *
+   * @default {true}
+   */
+  readonly processAddressing?: boolean;
   /**
    * When set, a DocumentRequest with another RepositoryUniqueId gets a
    * Failure `XDSUnknownRepositoryId` error ("Unknown Repository UID [x].

@@ -574,7 +574,10 @@ export class FakeRad69Server implements AsyncDisposable {
       parsed = parseRequest(
         contentType,
         body,
-        this.#options.requireMtom ?? false,
+        {
+          requireMtom: this.#options.requireMtom ?? false,
+          processAddressing: this.#options.processAddressing ?? true,
+        },
         partial,
       );
     } catch (e) {
