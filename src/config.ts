@@ -34,7 +34,8 @@ export const DEFAULTS = Object.freeze({
   prefetch: 2,
   ordered: false,
   maxRootPartSize: 64 * 2 ** 20,
-  maxPartSize: 2 ** 31,
+  maxPartSize: 2 ** 36,
+  maxDatasetSize: 2 ** 30,
   maxHeaderBytes: 16_384,
   maxHeaderCount: 64,
   addressingMustUnderstand: true,
@@ -75,6 +76,8 @@ export interface ExchangeSettings {
   readonly maxRootPartSize: number;
   /** The largest part, in bytes. */
   readonly maxPartSize: number;
+  /** The largest instance held in memory (not written to a file). */
+  readonly maxDatasetSize: number;
   /** The largest header section of a part, in bytes. */
   readonly maxHeaderBytes: number;
   /** The most header fields in a part. */
@@ -159,6 +162,8 @@ export interface ExchangeOptions {
   maxRootPartSize?: number;
   /** The largest part, in bytes. */
   maxPartSize?: number;
+  /** The largest instance held in memory, in bytes. */
+  maxDatasetSize?: number;
   /** The largest header section of a part, in bytes. */
   maxHeaderBytes?: number;
   /** The most header fields in a part. */
@@ -212,6 +217,7 @@ export function resolveSettings(options: ExchangeOptions): ExchangeSettings {
   checkCount("chunkSize", options.chunkSize, MIN_CHUNK_SIZE);
   checkCount("maxRootPartSize", options.maxRootPartSize, 1);
   checkCount("maxPartSize", options.maxPartSize, 1);
+  checkCount("maxDatasetSize", options.maxDatasetSize, 1);
   checkCount("maxHeaderBytes", options.maxHeaderBytes, 1);
   checkCount("maxHeaderCount", options.maxHeaderCount, 1);
   const url = String(options.url);
@@ -239,6 +245,7 @@ export function resolveSettings(options: ExchangeOptions): ExchangeSettings {
     idleTimeoutMs: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
     maxRootPartSize: options.maxRootPartSize ?? DEFAULTS.maxRootPartSize,
     maxPartSize: options.maxPartSize ?? DEFAULTS.maxPartSize,
+    maxDatasetSize: options.maxDatasetSize ?? DEFAULTS.maxDatasetSize,
     maxHeaderBytes: options.maxHeaderBytes ?? DEFAULTS.maxHeaderBytes,
     maxHeaderCount: options.maxHeaderCount ?? DEFAULTS.maxHeaderCount,
     retries: options.retries ?? DEFAULTS.retries,

@@ -725,6 +725,45 @@ export class LimitExceededError extends Rad69ProtocolError {
 }
 
 /**
+ * An instance is larger than what `retrieve()`, `datasets()` and
+ * `getDataset()` hold in memory (`maxDatasetSize`, 1 GiB by default).
+ * `download()` has no such cap: it streams each instance to its file.
+ *
+ * @example An instance over the in-memory cap
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InstanceTooLargeError, Rad69Client } from "@rad69/client";
+ * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+ *
+ * const study = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+ * await using server = await FakeRad69Server.start({ instances: study });
+ * const client = new Rad69Client({ url: server.url, maxDatasetSize: 1024 });
+ * await assert.rejects(client.getDataset(study[0]!), InstanceTooLargeError);
+ * ```
+ */
+export class InstanceTooLargeError extends LimitExceededError {
+  /**
+   * Creates the error.
+   *
+   * @param documentUniqueId The instance's UID.
+   * @param max The cap, in bytes.
+   * @param options The instance concerned.
+   */
+  constructor(
+    documentUniqueId: string,
+    max: number,
+    options?: Rad69ErrorOptions,
+  ) {
+    super("maxDatasetSize", max, `Instance "${documentUniqueId}"`);
+    this.name = "InstanceTooLargeError";
+    this.message =
+      `Instance "${documentUniqueId}" is larger than maxDatasetSize (${max} bytes), the most retrieve(), datasets() and getDataset() hold in memory: use download(), which streams each instance to its file, or raise maxDatasetSize`;
+    (this as { instance: InstanceReference | undefined }).instance = options
+      ?.instance;
+  }
+}
+
+/**
  * The connection failed, was reset, timed out, or stalled. Transient: the
  * client retries these when `retries` allows.
  *

@@ -10,18 +10,19 @@
 import {
   type ExchangeConfig,
   type ExchangeOptions,
+  type ExchangeSettings,
   resolveExchangeConfig,
 } from "./config.ts";
-import { decodeInstance } from "./dicom.ts";
 import { Rad69ServerError, XDSMissingDocumentError } from "./errors.ts";
 import { Rad69Instance } from "./instance.ts";
 import type { InstanceOutcome } from "./outcome.ts";
 import type { InstanceReference } from "./reference_types.ts";
 import { buildRetrieveRequest } from "./soap/request.ts";
 import { parseRetrieveResponse } from "./soap/response.ts";
-import type { RegistryError } from "./soap/types.ts";
+import type { DocumentResponse, RegistryError } from "./soap/types.ts";
 import { runExchange } from "./exchange/run_exchange.ts";
-import type { Transaction } from "./exchange/transaction.ts";
+import type { DocumentSink, Transaction } from "./exchange/transaction.ts";
+import { MemoryInstanceSink } from "./instance_sink.ts";
 
 /**
  * Size limits applied to an answer.
@@ -54,11 +55,20 @@ export interface ResponseLimits {
    */
   maxRootPartSize?: number;
   /**
-   * The largest single part accepted, in bytes.
+   * The largest single part accepted, in bytes (64 GiB: `download()`
+   * streams parts to disk, whatever their size).
    *
-   * @default {2147483648}
+   * @default {68719476736}
    */
   maxPartSize?: number;
+  /**
+   * The largest instance `retrieve()`, `datasets()` and `getDataset()` hold
+   * in memory, in bytes; a larger one fails with `InstanceTooLargeError`
+   * (use `download()`, which streams it to its file).
+   *
+   * @default {1073741824}
+   */
+  maxDatasetSize?: number;
   /**
    * The largest header section of a part, in bytes.
    *
@@ -164,9 +174,31 @@ export function registryErrorToError(
     );
 }
 
-/** RAD-69, as the exchange core carries it. */
-export const RAD69_TRANSACTION: Transaction<InstanceReference, Rad69Instance> =
-  Object.freeze<Transaction<InstanceReference, Rad69Instance>>({
+/**
+ * Opens the sink of one instance's bytes.
+ *
+ * @typeParam Delivered What a delivered instance becomes.
+ */
+export type OpenInstanceSink<Delivered> = (
+  ref: InstanceReference,
+  doc: DocumentResponse,
+) => DocumentSink<Delivered> | Promise<DocumentSink<Delivered>>;
+
+/**
+ * RAD-69 as the exchange core carries it, with the given sinks for the
+ * instances' bytes (or, without, in memory: {@linkcode RAD69_TRANSACTION}).
+ *
+ * @param open Opens the sink of each instance.
+ * @returns The transaction.
+ */
+export function rad69Transaction<Delivered>(
+  open: (
+    ref: InstanceReference,
+    doc: DocumentResponse,
+    settings: ExchangeSettings,
+  ) => DocumentSink<Delivered> | Promise<DocumentSink<Delivered>>,
+): Transaction<InstanceReference, Delivered> {
+  return Object.freeze<Transaction<InstanceReference, Delivered>>({
     name: "RAD-69",
     noun: "instance",
     key: (ref: InstanceReference) => ref.instanceUid,
@@ -186,18 +218,17 @@ export const RAD69_TRANSACTION: Transaction<InstanceReference, Rad69Instance> =
         addressingMustUnderstand: settings.addressingMustUnderstand,
       }),
     readRoot: (xml, httpStatus) => parseRetrieveResponse(xml, { httpStatus }),
-    deliver: (ref, doc, bytes, warnings) =>
-      new Rad69Instance({
-        ref,
-        bytes,
-        dataset: decodeInstance(bytes, doc.documentUniqueId, ref),
-        warnings,
-        repositoryUniqueId: doc.repositoryUniqueId,
-        mimeType: doc.mimeType,
-      }),
+    open,
     errorOptions: (ref) => ({ instance: ref }),
     registryError: registryErrorToError,
   });
+}
+
+/** RAD-69, as the exchange core carries it: instances held in memory. */
+export const RAD69_TRANSACTION: Transaction<InstanceReference, Rad69Instance> =
+  rad69Transaction((ref, doc, settings) =>
+    new MemoryInstanceSink(ref, doc, settings.maxDatasetSize)
+  );
 
 /**
  * Runs one RAD-69 exchange for a batch of instances and yields one outcome

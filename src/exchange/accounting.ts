@@ -19,7 +19,12 @@ import type {
   RegistryError,
   RetrieveResponse,
 } from "../soap/types.ts";
-import type { Transaction } from "./transaction.ts";
+import type { ExchangeSettings } from "../config.ts";
+import {
+  type DocumentSink,
+  SinkError,
+  type Transaction,
+} from "./transaction.ts";
 
 /** Whether `text` holds `uid` as a whole UID (not inside a longer one). */
 export function containsUid(text: string, uid: string): boolean {
@@ -52,20 +57,40 @@ export class Accounting<Ref, Delivered> {
   readonly pending: Map<string, Ref>;
   readonly #transaction: Transaction<Ref, Delivered>;
   readonly #secrets: readonly string[];
+  readonly #settings: ExchangeSettings;
 
   /**
    * @param transaction The transaction (for the documents' keys).
    * @param refs What was requested.
    * @param secrets What to redact from errors.
+   * @param settings The exchange's settings (for the documents' sinks).
    */
   constructor(
     transaction: Transaction<Ref, Delivered>,
     refs: readonly Ref[],
     secrets: readonly string[],
+    settings: ExchangeSettings,
   ) {
     this.#transaction = transaction;
     this.pending = new Map(refs.map((r) => [transaction.key(r), r]));
     this.#secrets = secrets;
+    this.#settings = settings;
+  }
+
+  /**
+   * Opens the sink of a document's bytes. What opening throws, other than
+   * a {@linkcode Rad69Error}, is a {@linkcode SinkError}.
+   */
+  async openSink(
+    ref: Ref,
+    doc: DocumentResponse,
+  ): Promise<DocumentSink<Delivered>> {
+    try {
+      return await this.#transaction.open(ref, doc, this.#settings);
+    } catch (error) {
+      if (error instanceof Rad69Error) throw error;
+      throw new SinkError(error);
+    }
   }
 
   /** The outcome of a delivered document, once. */
@@ -96,29 +121,64 @@ export class Accounting<Ref, Delivered> {
     return out;
   }
 
+  /** The warnings that concern the document `uid` (or no document). */
+  warningsFor(
+    uid: string,
+    warnings: readonly RegistryError[],
+  ): RegistryError[] {
+    return warnings.filter((w) =>
+      w.location.trim() === uid || containsUid(w.context, uid) ||
+      (w.location.trim() === "" && !/\d+\.\d+\.\d+/.test(w.context))
+    );
+  }
+
   /**
-   * Delivers a document's bytes through the transaction (which verifies
-   * them), or fails it with the transaction's error.
+   * Closes a document's sink (which verifies the bytes) and delivers what
+   * it made, or fails the document with the sink's error (the sink is then
+   * aborted). Errors other than a {@linkcode Rad69Error} are thrown.
    */
-  deliverBytes(
+  async close(
+    ref: Ref,
+    sink: DocumentSink<Delivered>,
+    warnings: readonly RegistryError[],
+  ): Promise<ExchangeOutcome<Ref, Delivered> | undefined> {
+    const uid = this.#transaction.key(ref);
+    let value: Delivered;
+    try {
+      value = await sink.close(this.warningsFor(uid, warnings));
+    } catch (error) {
+      await sink.abort();
+      if (error instanceof Rad69Error) return this.fail(ref, error);
+      throw new SinkError(error);
+    }
+    return this.deliver(ref, value);
+  }
+
+  /**
+   * Delivers a document whose bytes are all at hand (an inline document, a
+   * decoded base64 part) through a sink of its own.
+   */
+  async deliverWhole(
     ref: Ref,
     doc: DocumentResponse,
     bytes: Uint8Array,
     warnings: readonly RegistryError[],
-  ): ExchangeOutcome<Ref, Delivered> | undefined {
-    const uid = this.#transaction.key(ref);
-    const own = warnings.filter((w) =>
-      w.location.trim() === uid || containsUid(w.context, uid) ||
-      (w.location.trim() === "" && !/\d+\.\d+\.\d+/.test(w.context))
-    );
-    let value: Delivered;
+  ): Promise<ExchangeOutcome<Ref, Delivered> | undefined> {
+    let sink: DocumentSink<Delivered>;
     try {
-      value = this.#transaction.deliver(ref, doc, bytes, own);
+      sink = await this.openSink(ref, doc);
     } catch (error) {
       if (error instanceof Rad69Error) return this.fail(ref, error);
       throw error;
     }
-    return this.deliver(ref, value);
+    try {
+      await sink.write(bytes);
+    } catch (error) {
+      await sink.abort();
+      if (error instanceof Rad69Error) return this.fail(ref, error);
+      throw new SinkError(error);
+    }
+    return await this.close(ref, sink, warnings);
   }
 
   /**
@@ -128,12 +188,12 @@ export class Accounting<Ref, Delivered> {
    * referencing a part that is not in the (complete) answer fails with a
    * protocol error.
    */
-  *settle(
+  async *settle(
     parsed: RetrieveResponse,
     consumed: ReadonlySet<string>,
     refs: readonly Ref[],
     logger: Rad69Logger,
-  ): Generator<ExchangeOutcome<Ref, Delivered>, void, undefined> {
+  ): AsyncGenerator<ExchangeOutcome<Ref, Delivered>, void, undefined> {
     const t = this.#transaction;
     const noun = t.noun;
     const warnings = parsed.errors.filter((e) => e.isWarning);
@@ -141,7 +201,7 @@ export class Accounting<Ref, Delivered> {
       if (doc.inline === undefined) continue;
       const ref = this.pending.get(doc.documentUniqueId);
       if (!ref) continue;
-      const o = this.deliverBytes(ref, doc, doc.inline, warnings);
+      const o = await this.deliverWhole(ref, doc, doc.inline, warnings);
       if (o) yield o;
     }
     for (const doc of parsed.documents) {

@@ -20,6 +20,7 @@ import {
 } from "../multipart/multipart_parser.ts";
 import { findSoapFault } from "../soap/response.ts";
 import type { ExchangeWatchdog } from "./watchdog.ts";
+import { concatBytes } from "../_bytes.ts";
 
 /** How many bytes of a body go into an error's excerpt. */
 export const EXCERPT_BYTES = 300;
@@ -90,22 +91,6 @@ export async function readCapped(
     reader.releaseLock();
   }
   return concatBytes(chunks, total);
-}
-
-/** Joins chunks into one buffer of `length` bytes (later bytes dropped). */
-export function concatBytes(
-  chunks: readonly Uint8Array[],
-  length: number,
-): Uint8Array {
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const c of chunks) {
-    const take = Math.min(c.length, length - at);
-    out.set(take === c.length ? c : c.subarray(0, take), at);
-    at += take;
-    if (at >= length) break;
-  }
-  return out;
 }
 
 /** Reads the first bytes of a body for an error message, then drops it. */

@@ -1,8 +1,9 @@
 /**
- * Reads an MTOM/XOP (multipart/related) answer: splits the body, finds the
- * SOAP root part, matches binary parts to their documents by Content-ID
- * (RFC 2392; by order only when a server sends no Content-IDs) and hands
- * each document to the accounting as its part completes.
+ * Reads an MTOM/XOP (multipart/related) answer: streams the body through
+ * the splitter, finds the SOAP root part, matches binary parts to their
+ * documents by Content-ID (RFC 2392; by order only when a server sends no
+ * Content-IDs) and writes each part's bytes to its documents' sinks as
+ * they arrive; a document is handed to the accounting as its part ends.
  *
  * @module
  */
@@ -15,10 +16,14 @@ import {
 } from "../errors.ts";
 import { parseMultipartContentType } from "../multipart/content_type.ts";
 import { normalizeContentId } from "../multipart/content_id.ts";
-import {
-  MultipartParser,
-  type MultipartPart,
+import type {
+  MultipartPart,
+  MultipartPartHead,
 } from "../multipart/multipart_parser.ts";
+import {
+  type MultipartEvent,
+  MultipartEventSplitter,
+} from "../multipart/multipart_splitter.ts";
 import type { ExchangeConfig } from "../config.ts";
 import type { ExchangeOutcome } from "../outcome.ts";
 import type {
@@ -27,15 +32,41 @@ import type {
   RetrieveResponse,
 } from "../soap/types.ts";
 import type { Accounting } from "./accounting.ts";
-import { readBodyBatches } from "./body_reader.ts";
 import { decodePartBody, isRootPart } from "./http_answer.ts";
-import type { Transaction } from "./transaction.ts";
+import {
+  type DocumentSink,
+  SinkError,
+  type Transaction,
+} from "./transaction.ts";
 import type { ExchangeWatchdog } from "./watchdog.ts";
+import { concatBytes } from "../_bytes.ts";
+
+/** A document whose part is being written, and its sink. */
+interface OpenDocument<Ref, Delivered> {
+  readonly ref: Ref;
+  readonly sink: DocumentSink<Delivered>;
+}
+
+/** The part being read: how its bytes are used. */
+type CurrentPart<Ref, Delivered> =
+  | { readonly kind: "skip" }
+  /** Held whole: the root, a part before the root, a base64 part. */
+  | {
+    readonly kind: "whole";
+    readonly head: MultipartPartHead;
+    readonly pieces: Uint8Array[];
+    readonly role: "root" | "early" | "binary";
+    /** The documents of a binary part, found at its head. */
+    readonly docs?: [Ref, DocumentResponse][];
+  }
+  /** Written to its documents' sinks as it arrives. */
+  | { readonly kind: "stream"; readonly open: OpenDocument<Ref, Delivered>[] };
 
 /**
  * Matches the parts of one answer to its documents: holds the parts that
- * come before the root (a bounded few), maps Content-IDs, and collects the
- * outcomes ready to hand out.
+ * come before the root (a bounded few), maps Content-IDs, streams binary
+ * parts into their documents' sinks, and collects the outcomes ready to
+ * hand out.
  */
 class PartMatcher<Ref, Delivered> {
   root: RetrieveResponse | undefined;
@@ -51,6 +82,7 @@ class PartMatcher<Ref, Delivered> {
   #orderNext = 0;
   #sawContentId = false;
   #warnings: RegistryError[] = [];
+  #part: CurrentPart<Ref, Delivered> = { kind: "skip" };
 
   constructor(
     readonly transaction: Transaction<Ref, Delivered>,
@@ -70,18 +102,113 @@ class PartMatcher<Ref, Delivered> {
     return isRootPart(this.start, headers, index);
   }
 
-  onPart(part: MultipartPart): void {
-    if (this.root !== undefined) return this.#onBinary(part);
-    if (this.isRoot(part.headers, part.index)) {
-      this.#onRoot(part);
-      for (const p of this.#early.splice(0)) this.#onBinary(p);
-    } else if (this.#early.length >= this.#maxEarly) {
-      throw new Rad69ProtocolError(
-        `Multipart answer from ${this.config.settings.printableUrl} sent more than ${this.#maxEarly} parts before its SOAP root part`,
-      );
-    } else {
-      this.#early.push(part);
+  /** Handles one event of the splitter. */
+  async on(event: MultipartEvent): Promise<void> {
+    switch (event.kind) {
+      case "head":
+        return await this.#onHead(event.head);
+      case "body":
+        return await this.#onBody(event.bytes);
+      case "end":
+        return await this.#onEnd(event.size);
     }
+  }
+
+  /** Aborts the sinks of a part that did not end (the answer stopped). */
+  async abortOpen(): Promise<void> {
+    const part = this.#part;
+    this.#part = { kind: "skip" };
+    if (part.kind !== "stream") return;
+    for (const { sink } of part.open) await sink.abort();
+  }
+
+  async #onHead(head: MultipartPartHead): Promise<void> {
+    if (this.root === undefined) {
+      let role: "root" | "early" = "early";
+      if (this.isRoot(head.headers, head.index)) {
+        role = "root";
+      } else if (this.#early.length >= this.#maxEarly) {
+        throw new Rad69ProtocolError(
+          `Multipart answer from ${this.config.settings.printableUrl} sent more than ${this.#maxEarly} parts before its SOAP root part`,
+        );
+      }
+      this.#part = { kind: "whole", head, pieces: [], role };
+      return;
+    }
+    const docs = this.#documentsOf(head);
+    if (docs.length === 0) {
+      this.#part = { kind: "skip" };
+      return;
+    }
+    const cte = head.headers.get("content-transfer-encoding")?.trim()
+      .toLowerCase();
+    if (cte && cte !== "binary" && cte !== "8bit" && cte !== "7bit") {
+      // Decoded once whole (base64), or refused at its end.
+      this.#part = { kind: "whole", head, pieces: [], role: "binary", docs };
+      return;
+    }
+    const open: OpenDocument<Ref, Delivered>[] = [];
+    for (const [ref, doc] of docs) {
+      this.consumed.add(doc.documentUniqueId);
+      try {
+        open.push({ ref, sink: await this.accounting.openSink(ref, doc) });
+      } catch (error) {
+        if (!(error instanceof Rad69Error)) throw error;
+        this.#fail(ref, error);
+      }
+    }
+    this.#part = { kind: "stream", open };
+  }
+
+  async #onBody(bytes: Uint8Array): Promise<void> {
+    const part = this.#part;
+    if (part.kind === "whole") {
+      part.pieces.push(bytes);
+      return;
+    }
+    if (part.kind !== "stream") return;
+    for (let i = 0; i < part.open.length; i++) {
+      const { ref, sink } = part.open[i]!;
+      try {
+        const wrote = sink.write(bytes);
+        if (wrote) await wrote;
+      } catch (error) {
+        await sink.abort();
+        if (!(error instanceof Rad69Error)) throw new SinkError(error);
+        part.open.splice(i--, 1);
+        this.#fail(ref, error);
+      }
+    }
+  }
+
+  async #onEnd(size: number): Promise<void> {
+    const part = this.#part;
+    this.#part = { kind: "skip" };
+    if (part.kind === "stream") {
+      for (const { ref, sink } of part.open) {
+        const o = await this.accounting.close(ref, sink, this.#warnings);
+        if (o) this.ready.push(o);
+      }
+      return;
+    }
+    if (part.kind !== "whole") return;
+    const whole: MultipartPart = {
+      ...part.head,
+      body: concatBytes(part.pieces, size),
+    };
+    if (part.role === "early") {
+      this.#early.push(whole);
+    } else if (part.role === "root") {
+      this.#onRoot(whole);
+      for (const p of this.#early.splice(0)) await this.#onWholeBinary(p);
+    } else {
+      await this.#onWholeBinary(whole, part.docs);
+    }
+  }
+
+  #fail(ref: Ref, error: Rad69Error): void {
+    const o = this.accounting.fail(ref, error);
+    if (o) this.ready.push(o);
   }
 
   #onRoot(part: MultipartPart): void {
@@ -105,43 +232,55 @@ class PartMatcher<Ref, Delivered> {
     );
   }
 
-  #documentsOf(part: MultipartPart): DocumentResponse[] | undefined {
-    const rawId = part.headers.get("content-id");
+  /** The pending documents a part holds (logged when there are none). */
+  #documentsOf(head: MultipartPartHead): [Ref, DocumentResponse][] {
+    const rawId = head.headers.get("content-id");
+    let docs: DocumentResponse[] | undefined;
     if (rawId !== null) {
       this.#sawContentId = true;
-      return this.#byContentId.get(normalizeContentId(rawId));
-    }
-    if (this.#orderMode && !this.#sawContentId) {
+      docs = this.#byContentId.get(normalizeContentId(rawId));
+    } else if (this.#orderMode && !this.#sawContentId) {
       const doc = this.#byOrder[this.#orderNext++];
-      return doc ? [doc] : undefined;
+      docs = doc ? [doc] : undefined;
     }
-    return undefined;
-  }
-
-  #onBinary(part: MultipartPart): void {
-    const docs = this.#documentsOf(part);
     if (!docs || docs.length === 0) {
       this.config.logger.debug?.(
-        `Ignoring part ${part.index + 1} (${
-          part.headers.get("content-id") ?? "no Content-ID"
+        `Ignoring part ${head.index + 1} (${
+          rawId ?? "no Content-ID"
         }): no DocumentResponse references it`,
       );
-      return;
+      return [];
     }
-    let bytes: Uint8Array | undefined;
+    const out: [Ref, DocumentResponse][] = [];
     for (const doc of docs) {
       const ref = this.accounting.pending.get(doc.documentUniqueId);
-      if (!ref) continue;
+      if (ref && !out.some(([r]) => r === ref)) out.push([ref, doc]);
+    }
+    return out;
+  }
+
+  /** A binary part held whole: decoded, then delivered to its documents. */
+  async #onWholeBinary(
+    part: MultipartPart,
+    docs: [Ref, DocumentResponse][] = this.#documentsOf(part),
+  ): Promise<void> {
+    let bytes: Uint8Array | undefined;
+    for (const [ref, doc] of docs) {
+      if (!this.accounting.pending.has(this.transaction.key(ref))) continue;
       try {
         bytes ??= decodePartBody(part);
       } catch (error) {
         if (!(error instanceof Rad69Error)) throw error;
-        const o = this.accounting.fail(ref, error);
-        if (o) this.ready.push(o);
+        this.#fail(ref, error);
         continue;
       }
       this.consumed.add(doc.documentUniqueId);
-      const o = this.accounting.deliverBytes(ref, doc, bytes, this.#warnings);
+      const o = await this.accounting.deliverWhole(
+        ref,
+        doc,
+        bytes,
+        this.#warnings,
+      );
       if (o) this.ready.push(o);
     }
   }
@@ -181,7 +320,7 @@ export async function* readMultipartAnswer<Ref, Delivered>(
   );
   // Whether the part being read is capped by maxRootPartSize.
   let rootCapped = false;
-  using parser = new MultipartParser(ct.boundary, {
+  const splitter = new MultipartEventSplitter(ct.boundary, {
     engine: s.engine,
     windowSize: s.chunkSize,
     maxHeaderBytes: s.maxHeaderBytes,
@@ -194,84 +333,86 @@ export async function* readMultipartAnswer<Ref, Delivered>(
         ? Math.min(s.maxRootPartSize, s.maxPartSize)
         : s.maxPartSize;
     },
+    onChunk: (chunk) => watchdog.progress(chunk.length),
   });
   if (!response.body) {
     throw new TruncatedResponseError(
       `Server at ${watchdog.url} sent an empty multipart body`,
     );
   }
-  const onPart = (part: MultipartPart) => matcher.onPart(part);
-  for await (const chunk of readBodyBatches(response.body, watchdog)) {
-    try {
-      parser.push(chunk, onPart);
-    } catch (error) {
-      // Parts completed before the failure are already accounted for.
-      watchdog.pause();
-      yield* matcher.ready.splice(0);
-      if (
-        rootCapped && error instanceof LimitExceededError &&
-        error.limit === "maxPartSize"
-      ) {
-        throw new LimitExceededError(
-          "maxRootPartSize",
-          s.maxRootPartSize,
-          `The SOAP root part of the answer from ${watchdog.url}`,
-        );
-      }
-      throw error;
-    }
-    if (matcher.ready.length > 0) {
-      // The consumer's pace is not the server's: no idle timeout meanwhile.
-      watchdog.pause();
-      yield* matcher.ready.splice(0);
-      watchdog.armIdle();
-    }
-    if (parser.done) break;
-  }
-  yield* finishAnswer(parser, matcher, refs, ct.start);
-}
-
-/** Ends the body: a truncation fails what is left, else settle the rest. */
-function* finishAnswer<Ref, Delivered>(
-  parser: MultipartParser,
-  matcher: PartMatcher<Ref, Delivered>,
-  refs: readonly Ref[],
-  start: string | undefined,
-): Generator<ExchangeOutcome<Ref, Delivered>, void, undefined> {
-  const { accounting, transaction, root } = matcher;
+  const events = response.body.pipeThrough(splitter).getReader();
   try {
-    parser.finish();
-  } catch (error) {
-    if (!(error instanceof TruncatedResponseError)) throw error;
-    // The body ended early. Settle what the root said is missing, the rest
-    // fails with the truncation.
-    yield* matcher.ready.splice(0);
-    if (root) yield* accounting.settleKnownFailures(root, refs);
-    const message = root === undefined
-      ? `${error.message}; the SOAP root part never arrived`
-      : error.message;
-    yield* accounting.failAll((ref) =>
-      new TruncatedResponseError(
-        `${capitalize(transaction.noun)} "${
-          transaction.key(ref)
-        }" was not delivered: ${message}`,
-        { ...transaction.errorOptions(ref), cause: error },
-      )
-    );
-    return;
+    for (;;) {
+      let next: ReadableStreamReadResult<MultipartEvent>;
+      try {
+        next = await watchdog.read(events.read());
+      } catch (error) {
+        if (error instanceof TruncatedResponseError) {
+          yield* truncated(error, matcher, refs);
+          return;
+        }
+        // Parts completed before the failure are already accounted for.
+        watchdog.pause();
+        yield* matcher.ready.splice(0);
+        throw rootCapped && error instanceof LimitExceededError &&
+            error.limit === "maxPartSize"
+          ? new LimitExceededError(
+            "maxRootPartSize",
+            s.maxRootPartSize,
+            `The SOAP root part of the answer from ${watchdog.url}`,
+          )
+          : error;
+      }
+      if (next.done) break;
+      await matcher.on(next.value);
+      if (matcher.ready.length > 0) {
+        // The consumer's pace is not the server's: no idle timeout meanwhile.
+        watchdog.pause();
+        yield* matcher.ready.splice(0);
+        watchdog.armIdle();
+      }
+      if (next.value.kind === "end" && next.value.last) break;
+    }
+  } finally {
+    watchdog.pause();
+    await matcher.abortOpen();
+    await events.cancel().catch(() => {});
   }
-  if (root === undefined) {
+  if (matcher.root === undefined) {
     throw new Rad69ProtocolError(
-      start === undefined
+      ct.start === undefined
         ? "Multipart answer has no parts"
-        : `Multipart answer has no root part with Content-ID "${start}"`,
+        : `Multipart answer has no root part with Content-ID "${ct.start}"`,
     );
   }
   yield* accounting.settle(
-    root,
+    matcher.root,
     matcher.consumed,
     refs,
-    matcher.config.logger,
+    config.logger,
+  );
+}
+
+/** The body ended early: what the root said is missing, the rest is cut. */
+async function* truncated<Ref, Delivered>(
+  error: TruncatedResponseError,
+  matcher: PartMatcher<Ref, Delivered>,
+  refs: readonly Ref[],
+): AsyncGenerator<ExchangeOutcome<Ref, Delivered>, void, undefined> {
+  const { accounting, transaction, root } = matcher;
+  await matcher.abortOpen();
+  yield* matcher.ready.splice(0);
+  if (root) yield* accounting.settleKnownFailures(root, refs);
+  const message = root === undefined
+    ? `${error.message}; the SOAP root part never arrived`
+    : error.message;
+  yield* accounting.failAll((ref) =>
+    new TruncatedResponseError(
+      `${capitalize(transaction.noun)} "${
+        transaction.key(ref)
+      }" was not delivered: ${message}`,
+      { ...transaction.errorOptions(ref), cause: error },
+    )
   );
 }
 

@@ -27,7 +27,7 @@ import {
   readExcerpt,
 } from "./http_answer.ts";
 import { readMultipartAnswer } from "./mtom_answer.ts";
-import type { Transaction } from "./transaction.ts";
+import { SinkError, type Transaction } from "./transaction.ts";
 import { ExchangeWatchdog } from "./watchdog.ts";
 import { postSoap } from "./transport.ts";
 import { securityHeaderFor } from "./auth.ts";
@@ -59,7 +59,12 @@ export async function* runExchange<Ref, Delivered>(
   const s = config.settings;
   const controller = new AbortController();
   const watchdog = new ExchangeWatchdog(config, controller);
-  const accounting = new Accounting(transaction, refs, config.session.secrets);
+  const accounting = new Accounting(
+    transaction,
+    refs,
+    config.session.secrets,
+    s,
+  );
   let securityHeader: string | undefined;
   try {
     securityHeader = await securityHeaderFor(config);
@@ -103,6 +108,8 @@ export async function* runExchange<Ref, Delivered>(
     );
   } catch (cause) {
     watchdog.pause();
+    // A disk error of a sink stops the run: it is not the server's.
+    if (cause instanceof SinkError) throw cause;
     const error = watchdog.failure(cause);
     config.logger.debug?.(
       `Exchange with ${watchdog.url} failed: ${error.message}`,

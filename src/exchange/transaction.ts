@@ -23,6 +23,60 @@ export interface RequestExtras {
 }
 
 /**
+ * Where one document's bytes go as they leave the splitter: `write` is
+ * called with each piece in order, then `close` once the part ended
+ * complete, or `abort` when it did not (or the exchange stopped).
+ *
+ * A `write` or `close` that throws a {@linkcode Rad69Error} fails this
+ * document only (the sink is then aborted); anything else thrown (a disk
+ * error) stops the exchange and reaches the caller.
+ *
+ * @typeParam Delivered What a delivered document becomes.
+ */
+export interface DocumentSink<Delivered> {
+  /** Takes the next bytes (a view that stays valid; do not change it). */
+  write(bytes: Uint8Array): void | Promise<void>;
+  /**
+   * The document is complete: verify it and make the delivered value.
+   *
+   * @param warnings The warnings the server reported for it.
+   */
+  close(warnings: readonly RegistryError[]): Delivered | Promise<Delivered>;
+  /** Drops what was written. Never throws. */
+  abort(): void | Promise<void>;
+}
+
+/**
+ * A failure of a document sink that is not about the document (a disk
+ * error): it stops the exchange, its retries and the run, and the caller
+ * gets `cause`, the original error.
+ */
+export class SinkError extends Error {
+  /**
+   * @param cause What the sink threw.
+   */
+  constructor(cause: unknown) {
+    super(
+      `A document sink failed: ${
+        cause instanceof Error ? cause.message : String(cause)
+      }`,
+      { cause },
+    );
+    this.name = "SinkError";
+  }
+}
+
+/**
+ * The original error of a {@linkcode SinkError}, else the error itself.
+ *
+ * @param error Anything thrown.
+ * @returns What to hand to the caller.
+ */
+export function unwrapSinkError(error: unknown): unknown {
+  return error instanceof SinkError ? error.cause : error;
+}
+
+/**
  * One retrieve transaction, as the exchange core sees it.
  *
  * @typeParam Ref What is requested (one document each).
@@ -45,15 +99,14 @@ export interface Transaction<Ref, Delivered> {
   /** Reads the root part (or plain SOAP answer). */
   readRoot(xml: Uint8Array, httpStatus: number): RetrieveResponse;
   /**
-   * Makes the delivered value from a document's bytes; throws a
-   * {@linkcode Rad69Error} when the bytes are not acceptable.
+   * Opens the sink a document's bytes are written to as they arrive (an
+   * in-memory collector, a temporary file…).
    */
-  deliver(
+  open(
     ref: Ref,
     doc: DocumentResponse,
-    bytes: Uint8Array,
-    warnings: readonly RegistryError[],
-  ): Delivered;
+    settings: ExchangeSettings,
+  ): DocumentSink<Delivered> | Promise<DocumentSink<Delivered>>;
   /** Extra error options naming the document (`instance` for RAD-69). */
   errorOptions(ref: Ref): { instance?: InstanceReference };
   /** Turns a RegistryError about this document into its error. */

@@ -36,15 +36,77 @@ import { createScanEngine, type ScanEngineKind } from "./engines.ts";
  * assert.equal(text.slice(parts[1]!.offset, parts[1]!.offset + 4), "data");
  * ```
  */
-export interface MultipartPart {
+export interface MultipartPart extends MultipartPartHead {
+  /** The part body: an owned copy, exactly the bytes between delimiters. */
+  readonly body: Uint8Array;
+}
+
+/**
+ * Where a part is and what its headers say: what is known once its header
+ * section was read, before its body.
+ *
+ * @example The head of each part, from the streamed form
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MultipartParser, type MultipartPartHead } from "./multipart_parser.ts";
+ *
+ * const text = "--b\r\nContent-ID: <root>\r\n\r\n<xml/>\r\n--b--";
+ * using parser = new MultipartParser("b", { engine: "ts" });
+ * const heads: MultipartPartHead[] = [];
+ * parser.pushPieces(new TextEncoder().encode(text), {
+ *   head: (head) => heads.push(head),
+ *   body: () => {},
+ *   end: () => {},
+ * });
+ * assert.equal(heads[0]!.headers.get("content-id"), "<root>");
+ * assert.equal(heads[0]!.offset, text.indexOf("<xml/>"));
+ * ```
+ */
+export interface MultipartPartHead {
   /** 0-based position of the part in the body. */
   readonly index: number;
   /** The part's header fields (names are case-insensitive). */
   readonly headers: Headers;
-  /** The part body: an owned copy, exactly the bytes between delimiters. */
-  readonly body: Uint8Array;
   /** Byte offset of the part body in the whole multipart body. */
   readonly offset: number;
+}
+
+/**
+ * What {@linkcode MultipartParser.pushPieces} calls: each part's head, its
+ * body in pieces as the bytes arrive, then its end. A part's body is never
+ * held whole by the parser, so memory does not grow with the part size.
+ *
+ * @example Count the bytes of each part without holding them
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MultipartParser, type MultipartPieceHandler } from "./multipart_parser.ts";
+ *
+ * const sizes: number[] = [];
+ * let size = 0;
+ * const handler: MultipartPieceHandler = {
+ *   head: () => size = 0,
+ *   body: (bytes) => size += bytes.length,
+ *   end: (total) => sizes.push(total === size ? total : -1),
+ * };
+ * const body = new TextEncoder().encode("--b\r\n\r\none\r\n--b\r\n\r\ntwo!\r\n--b--");
+ * using parser = new MultipartParser("b");
+ * for (let i = 0; i < body.length; i += 3) {
+ *   parser.pushPieces(body.subarray(i, i + 3), handler);
+ * }
+ * parser.finish();
+ * assert.deepEqual(sizes, [3, 4]);
+ * ```
+ */
+export interface MultipartPieceHandler {
+  /** A part's header section was read; its body follows. */
+  head(head: MultipartPartHead): void;
+  /**
+   * The next bytes of the current part's body (never empty). A view of an
+   * owned input chunk, or a copy: it stays valid after the call.
+   */
+  body(bytes: Uint8Array): void;
+  /** The current part ended complete, after `size` body bytes. */
+  end(size: number): void;
 }
 
 /**
@@ -85,7 +147,7 @@ export interface MultipartParserOptions {
    * The largest part body accepted, in bytes, or a function of the part's
    * headers and index that gives it (to cap the SOAP root part differently).
    *
-   * @default {2147483648}
+   * @default {68719476736}
    */
   maxPartSize?: number | ((headers: Headers, index: number) => number);
   /**
@@ -130,8 +192,12 @@ enum State {
 }
 
 /**
- * A push-based multipart parser. Feed it chunks with `push`; it calls back
- * with every complete part; `finish` checks that the closing delimiter came.
+ * A push-based multipart parser. Feed it chunks with `push`, which calls
+ * back with every complete part (held in the window until complete), or
+ * with `pushPieces`, which calls back with each part's head, body pieces
+ * and end as the bytes arrive (the window then holds only what may still
+ * be a delimiter, whatever the part size). One parser uses one of the two.
+ * `finish` checks that the closing delimiter came.
  *
  * Splitting is on `CRLF--boundary` only (a body may hold `--boundary` after a
  * bare LF, or boundary look-alikes, without being cut). The first delimiter
@@ -165,18 +231,29 @@ export class MultipartParser implements Disposable {
   #maxPartSize: number | ((headers: Headers, index: number) => number);
   #maxHeaderBytes: number;
   #maxHeaderCount: number;
-  #window: Uint8Array;
   #len = 0;
   #base = 0;
   #state: State = State.Preamble;
   #scanFrom = 0;
   #partStart = 0;
   #bodyStart = 0;
+  /** Absolute offset of the current part's body. */
+  #bodyOffset = 0;
+  /** Body bytes of the current part already handed out (pieces mode). */
+  #bodyEmitted = 0;
   #headers: Headers = new Headers();
   #partLimit = 0;
   #index = 0;
   #disposed = false;
   #boundary: string;
+  /** 0 until the first push, then 1 (whole parts) or 2 (pieces). */
+  #mode: 0 | 1 | 2 = 0;
+  /** The handler of the `pushPieces` call under way. */
+  #pieces: MultipartPieceHandler | undefined;
+  /** The owned chunk of the `pushPieces` call under way, if owned. */
+  #chunk: Uint8Array | undefined;
+  /** Where that chunk starts in the window. */
+  #chunkAt = 0;
   /** The first bytes of the body, for the message of a body without parts. */
   #head: Uint8Array = new Uint8Array(HEAD_BYTES);
   #headLength = 0;
@@ -211,7 +288,7 @@ export class MultipartParser implements Disposable {
     this.#dashBoundary = enc.encode(`--${boundary}`);
     this.#crlfDelimiter = enc.encode(`\r\n--${boundary}`);
     this.#lfDelimiter = enc.encode(`\n--${boundary}`);
-    this.#maxPartSize = options.maxPartSize ?? 2 ** 31;
+    this.#maxPartSize = options.maxPartSize ?? 2 ** 36;
     this.#maxHeaderBytes = options.maxHeaderBytes ?? 16384;
     this.#maxHeaderCount = options.maxHeaderCount ?? 64;
     const engine = options.engine ?? "wasm";
@@ -219,7 +296,6 @@ export class MultipartParser implements Disposable {
       ? createScanEngine(engine)
       : engine;
     this.#engine.reserve(Math.max(1024, options.windowSize ?? 5 * 2 ** 20), 0);
-    this.#window = this.#engine.window;
     this.#engine.setNeedle(this.#dashBoundary);
     this.#needle = this.#dashBoundary;
     this.#needleLength = this.#dashBoundary.length;
@@ -241,6 +317,14 @@ export class MultipartParser implements Disposable {
   }
 
   /**
+   * The size of the window in bytes: what the parser holds, whatever the
+   * size of the parts when fed with `pushPieces`.
+   */
+  get windowLength(): number {
+    return this.#engine.window.length;
+  }
+
+  /**
    * Feeds the next chunk. The chunk is copied before `push` returns, so the
    * caller may reuse its buffer.
    *
@@ -248,7 +332,8 @@ export class MultipartParser implements Disposable {
    * @param onPart Called with each part completed by these bytes.
    * @throws {MultipartSyntaxError} On malformed part headers.
    * @throws {LimitExceededError} When a part or header section is too big.
-   * @throws {TypeError} When the parser was disposed.
+   * @throws {TypeError} When the parser was disposed, or was fed with
+   * `pushPieces`.
    *
    * @example Feed a body one byte at a time
    * ```ts
@@ -271,15 +356,64 @@ export class MultipartParser implements Disposable {
    * ```
    */
   push(chunk: Uint8Array, onPart: (part: MultipartPart) => void): void {
-    if (this.#disposed) throw new TypeError("Cannot push: parser is disposed");
-    if (this.#state === State.Epilogue || chunk.length === 0) return;
-    if (this.#state === State.Preamble) this.#notePreamble(chunk);
-    // Another engine may have grown shared wasm memory since the last call.
-    this.#window = this.#engine.window;
-    if (this.#len + chunk.length > this.#window.length) this.#makeRoom(chunk);
-    this.#window.set(chunk, this.#len);
-    this.#len += chunk.length;
+    if (!this.#accept(chunk, 1)) return;
+    this.#copyIn(chunk, false);
     this.#run(onPart);
+  }
+
+  /**
+   * Feeds the next chunk and hands out each part as it streams: its head,
+   * its body in pieces, its end. The window keeps only the bytes that may
+   * still start a delimiter (or a header section), so memory stays bounded
+   * by the window whatever the part size.
+   *
+   * @param chunk The next bytes of the body.
+   * @param handler Called with the heads, pieces and ends these bytes make.
+   * @param owned `true` when the caller never changes `chunk` afterwards:
+   * pieces are then views of it (no copy). Otherwise pieces are copies.
+   * @throws {MultipartSyntaxError} On malformed part headers.
+   * @throws {LimitExceededError} When a part or header section is too big.
+   * @throws {TypeError} When the parser was disposed, or was fed with
+   * `push`.
+   *
+   * @example Write each part to its own sink as it arrives
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { MultipartParser } from "./multipart_parser.ts";
+   *
+   * const body = new TextEncoder().encode(
+   *   "--b\r\nContent-ID: <a>\r\n\r\nfirst\r\n--b\r\n\r\nsecond\r\n--b--",
+   * );
+   * using parser = new MultipartParser("b", { windowSize: 1024 });
+   * const out: string[] = [];
+   * const decoder = new TextDecoder();
+   * parser.pushPieces(body, {
+   *   head: (head) => out.push(`${head.index}:`),
+   *   body: (bytes) => out[out.length - 1] += decoder.decode(bytes),
+   *   end: (size) => out[out.length - 1] += `(${size})`,
+   * }, true);
+   * parser.finish();
+   * assert.deepEqual(out, ["0:first(5)", "1:second(6)"]);
+   * ```
+   */
+  pushPieces(
+    chunk: Uint8Array,
+    handler: MultipartPieceHandler,
+    owned = false,
+  ): void {
+    if (!this.#accept(chunk, 2)) return;
+    this.#copyIn(chunk, true);
+    this.#pieces = handler;
+    if (owned) {
+      this.#chunk = chunk;
+      this.#chunkAt = this.#len - chunk.length;
+    }
+    try {
+      this.#run(() => {});
+    } finally {
+      this.#pieces = undefined;
+      this.#chunk = undefined;
+    }
   }
 
   /**
@@ -351,6 +485,37 @@ export class MultipartParser implements Disposable {
     this.#engine[Symbol.dispose]();
   }
 
+  /** Checks the call; `false` when there is nothing to do. */
+  #accept(chunk: Uint8Array, mode: 1 | 2): boolean {
+    if (this.#disposed) throw new TypeError("Cannot push: parser is disposed");
+    if (this.#mode !== mode) {
+      if (this.#mode !== 0) {
+        throw new TypeError(
+          "Cannot mix push() and pushPieces() on one parser",
+        );
+      }
+      this.#mode = mode;
+    }
+    if (this.#state === State.Epilogue || chunk.length === 0) return false;
+    if (this.#state === State.Preamble) this.#notePreamble(chunk);
+    return true;
+  }
+
+  /**
+   * Copies the chunk into the window. In pieces mode the kept bytes are
+   * moved to the front at every call (they are few), so the window's hot
+   * region stays the size of one chunk.
+   */
+  #copyIn(chunk: Uint8Array, compact: boolean): void {
+    // The window is read from the engine each time: another engine may have
+    // grown shared wasm memory since the last call.
+    if (compact || this.#len + chunk.length > this.#engine.window.length) {
+      this.#makeRoom(chunk);
+    }
+    this.#engine.window.set(chunk, this.#len);
+    this.#len += chunk.length;
+  }
+
   /** Records the first bytes and the first non-space byte of the body. */
   #notePreamble(chunk: Uint8Array): void {
     if (this.#headLength < HEAD_BYTES) {
@@ -401,7 +566,7 @@ export class MultipartParser implements Disposable {
   #makeRoom(chunk: Uint8Array): void {
     const keep = this.#keepFrom();
     if (keep > 0) {
-      this.#window.copyWithin(0, keep, this.#len);
+      this.#engine.window.copyWithin(0, keep, this.#len);
       this.#len -= keep;
       this.#base += keep;
       this.#scanFrom -= keep;
@@ -409,12 +574,12 @@ export class MultipartParser implements Disposable {
       this.#bodyStart -= keep;
     }
     const needed = this.#len + chunk.length;
-    if (needed > this.#window.length) {
+    const size = this.#engine.window.length;
+    if (needed > size) {
       this.#engine.reserve(
-        Math.max(needed, Math.min(this.#window.length * 2, needed + 2 ** 26)),
+        Math.max(needed, Math.min(size * 2, needed + 2 ** 26)),
         this.#len,
       );
-      this.#window = this.#engine.window;
     }
   }
 
@@ -426,16 +591,18 @@ export class MultipartParser implements Disposable {
 
   #run(onPart: (part: MultipartPart) => void): void {
     for (;;) {
-      this.#window = this.#engine.window;
+      // A live view, re-read after every callback (never kept in a field:
+      // wasm memory growth detaches it).
+      const w = this.#engine.window;
       switch (this.#state) {
         case State.Preamble:
-          if (!this.#preamble()) return;
+          if (!this.#preamble(w)) return;
           break;
         case State.Headers:
-          if (!this.#headerSection()) return;
+          if (!this.#headerSection(w)) return;
           break;
         case State.Body:
-          if (!this.#body(onPart)) return;
+          if (!this.#body(w, onPart)) return;
           break;
         default:
           return;
@@ -449,8 +616,7 @@ export class MultipartParser implements Disposable {
    * close delimiter, -1 when more bytes are needed, -3 when it is not a
    * delimiter line.
    */
-  #afterBoundary(at: number): number {
-    const w = this.#window;
+  #afterBoundary(w: Uint8Array, at: number): number {
     const len = this.#len;
     if (at >= len) return -1;
     if (w[at] === DASH) {
@@ -471,8 +637,7 @@ export class MultipartParser implements Disposable {
     return -3;
   }
 
-  #preamble(): boolean {
-    const w = this.#window;
+  #preamble(w: Uint8Array): boolean {
     for (;;) {
       const i = this.#engine.find(this.#scanFrom, this.#len);
       if (i < 0) {
@@ -485,7 +650,7 @@ export class MultipartParser implements Disposable {
         this.#scanFrom = i + 1;
         continue;
       }
-      const next = this.#afterBoundary(i + this.#needleLength);
+      const next = this.#afterBoundary(w, i + this.#needleLength);
       if (next === -1) {
         this.#scanFrom = i;
         return false;
@@ -507,15 +672,14 @@ export class MultipartParser implements Disposable {
     }
   }
 
-  #headerSection(): boolean {
-    const w = this.#window;
+  #headerSection(w: Uint8Array): boolean {
     const start = this.#partStart;
     const len = this.#len;
     // An empty part: a delimiter follows at once.
     const n = this.#needleLength;
     if (len - start >= n) {
       if (this.#engine.find(start, start + n) === start) {
-        const next = this.#afterBoundary(start + n);
+        const next = this.#afterBoundary(w, start + n);
         if (next === -1) return false;
         if (next !== -3) {
           this.#headers = new Headers();
@@ -524,71 +688,19 @@ export class MultipartParser implements Disposable {
         }
         // `CRLF--boundary` then other bytes: an empty header section.
       }
-    } else if (this.#isNeedlePrefix(start, len)) {
+    } else if (this.#isNeedlePrefix(w, start, len)) {
       return false; // Too few bytes to tell an empty part from headers.
     }
-    // The header section ends at an empty line.
-    let end = -1;
-    let bodyStart = -1;
-    if (w[start] === LF) {
-      end = start;
-      bodyStart = start + 1;
-    } else if (w[start] === CR && start + 1 < len && w[start + 1] === LF) {
-      end = start;
-      bodyStart = start + 2;
-    } else if (w[start] === CR && start + 1 >= len) {
-      return false;
-    } else {
-      for (let i = Math.max(start, this.#scanFrom); i < len; i++) {
-        if (w[i] !== LF) continue;
-        if (i + 1 >= len) {
-          this.#scanFrom = i;
-          break;
-        }
-        if (w[i + 1] === LF) {
-          end = i + 1;
-          bodyStart = i + 2;
-          break;
-        }
-        if (w[i + 1] === CR) {
-          if (i + 2 >= len) {
-            this.#scanFrom = i;
-            break;
-          }
-          if (w[i + 2] === LF) {
-            end = i + 1;
-            bodyStart = i + 3;
-            break;
-          }
-        }
-        this.#scanFrom = i + 1;
-      }
-    }
+    const [end, bodyStart] = this.#headerEnd(w, start, len);
     if (end < 0) {
       // The section will end at `len - 1` at the earliest (the last byte
       // may be the LF that starts the blank line): fail only when that is
       // already too long, so the outcome does not depend on the chunking.
-      if (len - 1 - start > this.#maxHeaderBytes) {
-        throw new LimitExceededError(
-          "maxHeaderBytes",
-          this.#maxHeaderBytes,
-          `Header section of part ${this.#index + 1} at byte ${
-            this.#base + start
-          }`,
-        );
-      }
-      if (end < 0 && this.#scanFrom < start) this.#scanFrom = start;
+      if (len - 1 - start > this.#maxHeaderBytes) this.#headersTooBig(start);
+      if (this.#scanFrom < start) this.#scanFrom = start;
       return false;
     }
-    if (end - start > this.#maxHeaderBytes) {
-      throw new LimitExceededError(
-        "maxHeaderBytes",
-        this.#maxHeaderBytes,
-        `Header section of part ${this.#index + 1} at byte ${
-          this.#base + start
-        }`,
-      );
-    }
+    if (end - start > this.#maxHeaderBytes) this.#headersTooBig(start);
     this.#headers = parsePartHeaders(
       w.subarray(start, end),
       this.#base + start,
@@ -598,10 +710,47 @@ export class MultipartParser implements Disposable {
     return true;
   }
 
-  #isNeedlePrefix(from: number, to: number): boolean {
+  /**
+   * Finds the blank line that ends the header section starting at `start`:
+   * `[end, bodyStart]`, or `[-1, -1]` when more bytes are needed.
+   */
+  #headerEnd(w: Uint8Array, start: number, len: number): [number, number] {
+    if (w[start] === LF) return [start, start + 1];
+    if (w[start] === CR && start + 1 < len && w[start + 1] === LF) {
+      return [start, start + 2];
+    }
+    if (w[start] === CR && start + 1 >= len) return [-1, -1];
+    for (let i = Math.max(start, this.#scanFrom); i < len; i++) {
+      if (w[i] !== LF) continue;
+      if (i + 1 >= len) {
+        this.#scanFrom = i;
+        break;
+      }
+      if (w[i + 1] === LF) return [i + 1, i + 2];
+      if (w[i + 1] === CR) {
+        if (i + 2 >= len) {
+          this.#scanFrom = i;
+          break;
+        }
+        if (w[i + 2] === LF) return [i + 1, i + 3];
+      }
+      this.#scanFrom = i + 1;
+    }
+    return [-1, -1];
+  }
+
+  #headersTooBig(start: number): never {
+    throw new LimitExceededError(
+      "maxHeaderBytes",
+      this.#maxHeaderBytes,
+      `Header section of part ${this.#index + 1} at byte ${this.#base + start}`,
+    );
+  }
+
+  #isNeedlePrefix(w: Uint8Array, from: number, to: number): boolean {
     const needle = this.#needle;
     for (let i = from; i < to; i++) {
-      if (this.#window[i] !== needle[i - from]) return false;
+      if (w[i] !== needle[i - from]) return false;
     }
     return true;
   }
@@ -613,10 +762,48 @@ export class MultipartParser implements Disposable {
       : limit;
     this.#state = State.Body;
     this.#bodyStart = bodyStart;
+    this.#bodyOffset = this.#base + bodyStart;
+    this.#bodyEmitted = 0;
     this.#scanFrom = bodyStart;
+    this.#pieces?.head({
+      index: this.#index,
+      headers: this.#headers,
+      offset: this.#bodyOffset,
+    });
   }
 
-  #body(onPart: (part: MultipartPart) => void): boolean {
+  /** Fails when the current part, up to window index `at`, is too big. */
+  #checkSize(at: number): void {
+    if (this.#bodyEmitted + at - this.#bodyStart > this.#partLimit) {
+      throw new LimitExceededError(
+        "maxPartSize",
+        this.#partLimit,
+        `Part ${this.#index + 1} at byte ${this.#bodyOffset}`,
+      );
+    }
+  }
+
+  /**
+   * Pieces mode: hands out the body bytes `[bodyStart, to)` of the window,
+   * as views of the owned input chunk where they lie in it, else as copies.
+   */
+  #emit(w: Uint8Array, to: number): void {
+    const pieces = this.#pieces;
+    let from = this.#bodyStart;
+    if (pieces === undefined || to <= from) return;
+    this.#bodyEmitted += to - from;
+    this.#bodyStart = to;
+    const chunk = this.#chunk;
+    const at = this.#chunkAt;
+    if (chunk === undefined || to <= at) return pieces.body(w.slice(from, to));
+    if (from < at) {
+      pieces.body(w.slice(from, at));
+      from = at;
+    }
+    pieces.body(chunk.subarray(from - at, to - at));
+  }
+
+  #body(w: Uint8Array, onPart: (part: MultipartPart) => void): boolean {
     for (;;) {
       const i = this.#engine.find(this.#scanFrom, this.#len);
       if (i < 0) {
@@ -624,16 +811,16 @@ export class MultipartParser implements Disposable {
           this.#bodyStart,
           this.#len - this.#needleLength + 1,
         );
-        if (this.#scanFrom - this.#bodyStart > this.#partLimit) {
-          this.#tooBig();
-        }
+        this.#checkSize(this.#scanFrom);
+        this.#emit(w, this.#scanFrom);
         return false;
       }
-      const next = this.#afterBoundary(i + this.#needleLength);
+      const next = this.#afterBoundary(w, i + this.#needleLength);
       if (next === -1) {
         // Whatever follows, the part is at least this long.
-        if (i - this.#bodyStart > this.#partLimit) this.#tooBig();
+        this.#checkSize(i);
         this.#scanFrom = i;
+        this.#emit(w, i);
         return false;
       }
       if (next === -3) {
@@ -641,31 +828,23 @@ export class MultipartParser implements Disposable {
         this.#scanFrom = i + 1;
         continue;
       }
-      if (i - this.#bodyStart > this.#partLimit) this.#tooBig();
-      const part: MultipartPart = {
-        index: this.#index++,
-        headers: this.#headers,
-        body: this.#window.slice(this.#bodyStart, i),
-        offset: this.#base + this.#bodyStart,
-      };
-      if (next === -2) {
-        this.#state = State.Epilogue;
-        onPart(part);
-        return false;
-      }
-      this.#state = State.Headers;
+      this.#checkSize(i);
+      this.#state = next === -2 ? State.Epilogue : State.Headers;
       this.#partStart = next;
       this.#scanFrom = next;
-      onPart(part);
-      return true;
+      if (this.#pieces) {
+        this.#emit(w, i);
+        this.#index++;
+        this.#pieces.end(this.#bodyEmitted);
+      } else {
+        onPart({
+          index: this.#index++,
+          headers: this.#headers,
+          body: w.slice(this.#bodyStart, i),
+          offset: this.#bodyOffset,
+        });
+      }
+      return next !== -2;
     }
-  }
-
-  #tooBig(): never {
-    throw new LimitExceededError(
-      "maxPartSize",
-      this.#partLimit,
-      `Part ${this.#index + 1} at byte ${this.#base + this.#bodyStart}`,
-    );
   }
 }
