@@ -65,6 +65,10 @@ export type {
 } from "./src/outcome.ts";
 export type { ResponseLimits } from "./src/retrieve_batch.ts";
 export type { UnauthorizedEvent } from "./src/exchange/auth_types.ts";
+export type {
+  DocumentSink,
+  OpenInstanceSink,
+} from "./src/exchange/transaction.ts";
 export { createTlsHttpClient } from "./src/tls.ts";
 export type { Rad69TlsOptions } from "./src/tls.ts";
 export { assertUid } from "./src/references.ts";

@@ -23,9 +23,19 @@ import {
   toInstanceRefs,
 } from "./references.ts";
 import type { ResponseLimits } from "./retrieve_batch.ts";
-import type { InstanceOutcome, RetrieveCallOptions } from "./outcome.ts";
-import { retrieveConcurrently } from "./concurrent.ts";
-import { retrieveWithRetries } from "./retry.ts";
+import type {
+  ExchangeOutcome,
+  InstanceOutcome,
+  RetrieveCallOptions,
+} from "./outcome.ts";
+import { retrieveConcurrently, runConcurrently } from "./concurrent.ts";
+import { retryExchange } from "./retry.ts";
+import { RAD69_TRANSACTION, rad69Transaction } from "./retrieve_batch.ts";
+import {
+  type OpenInstanceSink,
+  type Transaction,
+  unwrapSinkError,
+} from "./exchange/transaction.ts";
 import {
   checkCount,
   DEFAULTS,
@@ -341,11 +351,18 @@ function throwFailures(failures: readonly Rad69Error[]): void {
   if (distinct.length > 1) throw new IncompleteRetrieveError(distinct);
 }
 
-/** Resolves the `workers` option: `"auto"` means workers on 4+ cores. */
+/** Cores a machine needs before workers start by themselves. */
+const WORKER_CORES = 4;
+
+/**
+ * Resolves the `workers` option: `true` and `false` as given; left out (or
+ * `"auto"`), workers only on machines with at least 4 logical cores (one
+ * kept for the main thread, one for the rest of the machine, two or more
+ * for workers), and there only while a core is idle.
+ */
 function resolveWorkers(value: boolean | "auto" | undefined): boolean {
-  if (value === undefined) return true;
   if (typeof value === "boolean") return value;
-  return (navigator.hardwareConcurrency ?? 1) >= 4;
+  return (navigator.hardwareConcurrency ?? 1) >= WORKER_CORES;
 }
 
 /**
@@ -540,10 +557,27 @@ export class Rad69Client implements Disposable {
     return this.#run(batches, options);
   }
 
-  async *#run(
+  #run(
     batches: InstanceReference[][],
     call: RetrieveCallOptions,
   ): AsyncGenerator<InstanceOutcome, void, undefined> {
+    return this.#runWith(batches, call, RAD69_TRANSACTION);
+  }
+
+  /**
+   * Runs a plan with the given transaction (in memory by default, or the
+   * sinks of `retrieveTo()`): sequentially, or concurrently on the main
+   * thread or in workers. A sink's disk error is thrown as it was raised.
+   */
+  async *#runWith<Delivered>(
+    batches: InstanceReference[][],
+    call: RetrieveCallOptions,
+    transaction: Transaction<InstanceReference, Delivered>,
+  ): AsyncGenerator<
+    ExchangeOutcome<InstanceReference, Delivered>,
+    void,
+    undefined
+  > {
     const signals = [this.#options.signal, call.signal].filter((
       s,
     ): s is AbortSignal => s !== undefined);
@@ -554,7 +588,13 @@ export class Rad69Client implements Disposable {
       : AbortSignal.any(signals);
     const logger = this.#logger;
     const concurrency = this.#options.concurrency ?? DEFAULTS.concurrency;
-    const useWorkers = resolveWorkers(this.#options.workers);
+    // Sinks of the caller's stay on this thread.
+    const inMemory = transaction ===
+      (RAD69_TRANSACTION as unknown as Transaction<
+        InstanceReference,
+        Delivered
+      >);
+    const useWorkers = inMemory && resolveWorkers(this.#options.workers);
     // Workers build their own HTTP client from the PEM material.
     const tlsInWorkers = concurrency > 1 && useWorkers &&
       !this.#options.fetch &&
@@ -573,15 +613,25 @@ export class Rad69Client implements Disposable {
       onAttempt: call.onAttempt,
       onBytes: call.onBytes,
     });
-    if (concurrency > 1) {
+    const ordered = this.#options.ordered ?? DEFAULTS.ordered;
+    if (concurrency > 1 && inMemory) {
       yield* retrieveConcurrently(batches, {
         config,
         concurrency,
         workers: useWorkers,
-        adaptive: this.#options.workers === undefined,
-        ordered: this.#options.ordered ?? DEFAULTS.ordered,
+        adaptive: this.#options.workers !== true,
+        ordered,
         ...(tlsInWorkers ? { tls: this.#options.tls } : {}),
-      });
+      }) as AsyncIterable<ExchangeOutcome<InstanceReference, Delivered>>;
+      return;
+    }
+    if (concurrency > 1) {
+      yield* runConcurrently(
+        batches,
+        { concurrency, ordered },
+        config,
+        (refs, batchConfig) => retryExchange(transaction, refs, batchConfig),
+      );
       return;
     }
     for (const [index, batch] of batches.entries()) {
@@ -593,7 +643,11 @@ export class Rad69Client implements Disposable {
           batch[0]!.seriesUid
         }`,
       );
-      yield* retrieveWithRetries(batch, config);
+      try {
+        yield* retryExchange(transaction, batch, config);
+      } catch (error) {
+        throw unwrapSinkError(error);
+      }
     }
   }
 
@@ -608,6 +662,61 @@ export class Rad69Client implements Disposable {
   #ignored(error: Rad69Error): boolean {
     return (this.#options.errorsToIgnore ?? []).some((cls) =>
       error instanceof cls
+    );
+  }
+
+  /**
+   * Retrieves instances into sinks of your own: each delivered instance's
+   * bytes are written to the sink `open` gives for it as they leave the
+   * splitter (nothing holds the whole instance unless the sink does), and
+   * the outcome carries what the sink's `close` made. `download()` is built
+   * on it. Requests run on the main thread (a sink cannot be sent to a
+   * worker); otherwise as `retrieve()`. What a sink throws that is not a
+   * `Rad69Error` (a disk error) stops the call and is thrown as is.
+   *
+   * @param refs Instances, or series/studies that list their instances.
+   * @param open Opens the sink of one instance.
+   * @param options A per-call signal, attempt and byte callbacks.
+   * @returns The outcomes.
+   * @throws {NonInstanceParameterError} When a study or series has no
+   * instances.
+   * @throws {InvalidUidError} When a UID is malformed.
+   *
+   * @example Hash each instance as it streams, without holding it
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { type DocumentSink, Rad69Client } from "@rad69/client";
+   * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+   *
+   * const study = syntheticStudy({ series: 1, instancesPerSeries: 2 });
+   * await using server = await FakeRad69Server.start({ instances: study });
+   * const client = new Rad69Client({ url: server.url });
+   * const open = (): DocumentSink<number> => {
+   *   let size = 0;
+   *   return {
+   *     write: (bytes) => void (size += bytes.length),
+   *     close: () => size,
+   *     abort: () => {},
+   *   };
+   * };
+   * const sizes: number[] = [];
+   * for await (const o of client.retrieveTo(study, open)) {
+   *   if (o.status === "delivered") sizes.push(o.instance);
+   * }
+   * assert.deepEqual(sizes, study.map((i) => i.bytes.length));
+   * ```
+   */
+  retrieveTo<Delivered>(
+    refs: Iterable<Rad69Reference>,
+    open: OpenInstanceSink<Delivered>,
+    options: RetrieveCallOptions = {},
+  ): AsyncIterable<ExchangeOutcome<InstanceReference, Delivered>> {
+    const instances = toInstanceRefs(refs);
+    const batches = planBatches(instances, this.#options);
+    return this.#runWith(
+      batches,
+      options,
+      rad69Transaction((ref, doc) => open(ref, doc)),
     );
   }
 
@@ -777,7 +886,7 @@ export class Rad69Client implements Disposable {
     options: DownloadOptions = {},
   ): Promise<DownloadReport> {
     return downloadInstances(
-      (wanted, call) => this.retrieve(wanted, call),
+      (wanted, open, call) => this.retrieveTo(wanted, open, call),
       refs,
       dir,
       options,

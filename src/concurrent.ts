@@ -11,7 +11,9 @@
 import type { Rad69TlsOptions } from "./tls.ts";
 import { Rad69Error } from "./errors.ts";
 import type { InstanceReference } from "./reference_types.ts";
-import type { InstanceOutcome } from "./outcome.ts";
+import type { ExchangeOutcome, InstanceOutcome } from "./outcome.ts";
+import type { Rad69Instance } from "./instance.ts";
+import { retrieveWithRetries } from "./retry.ts";
 import type { RetryOptions } from "./retry.ts";
 import {
   DEFAULTS,
@@ -24,6 +26,7 @@ import {
 } from "./workers/_messages.ts";
 import { WorkerPool, type WorkerPoolOptions } from "./workers/worker_pool.ts";
 import {
+  type RunBatch,
   type RunnerHost,
   startInWorker,
   startOnMainThread,
@@ -193,7 +196,39 @@ export async function* retrieveConcurrently(
   const config = "config" in options
     ? options.config
     : resolveExchangeConfig(options);
-  const run = new ConcurrentRun(batches, options, config);
+  const run = new ConcurrentRun<Rad69Instance>(batches, options, config);
+  yield* run.outcomes();
+}
+
+/**
+ * Runs the requests of a plan up to `concurrency` at once on the main
+ * thread, each with `runBatch` (which decides what a delivered instance
+ * becomes: a file written as it arrives, for `download()`). Otherwise as
+ * {@linkcode retrieveConcurrently}; a {@linkcode SinkError} from a request
+ * stops the run and its cause is thrown.
+ *
+ * @param batches The requests.
+ * @param options Concurrency, order, prefetch (workers are not used).
+ * @param config The resolved config.
+ * @param runBatch Runs one request.
+ * @returns The outcomes.
+ */
+export async function* runConcurrently<Delivered>(
+  batches: readonly (readonly InstanceReference[])[],
+  options: SchedulerOptions,
+  config: ExchangeConfig,
+  runBatch: RunBatch<Delivered>,
+): AsyncGenerator<
+  ExchangeOutcome<InstanceReference, Delivered>,
+  void,
+  undefined
+> {
+  const run = new ConcurrentRun(
+    batches,
+    { ...options, workers: false },
+    config,
+    runBatch,
+  );
   yield* run.outcomes();
 }
 
@@ -212,10 +247,11 @@ function wholeAtLeastOne(name: string, value: number): number {
  * of requests not yet consumed), on the main thread or in workers, and
  * hands the outcomes out in arrival or plan order.
  */
-class ConcurrentRun implements RunnerHost {
+class ConcurrentRun<Delivered> implements RunnerHost<Delivered> {
   readonly config: ExchangeConfig;
   readonly prefetch: number;
   readonly signal: AbortSignal;
+  readonly runBatch: RunBatch<Delivered>;
   readonly #batches: readonly (readonly InstanceReference[])[];
   readonly #options: SchedulerOptions;
   readonly #concurrency: number;
@@ -225,8 +261,10 @@ class ConcurrentRun implements RunnerHost {
   readonly #warmStart: boolean;
   readonly #window: number;
   readonly #stop = new AbortController();
-  readonly #states: BatchState[] = [];
-  readonly #arrivals = new Fifo<[BatchState, InstanceOutcome]>();
+  readonly #states: BatchState<Delivered>[] = [];
+  readonly #arrivals = new Fifo<
+    [BatchState<Delivered>, ExchangeOutcome<InstanceReference, Delivered>]
+  >();
   readonly #tasks: Promise<void>[] = [];
   #pool: WorkerPool | undefined;
   #workersFailed = false;
@@ -243,8 +281,13 @@ class ConcurrentRun implements RunnerHost {
     batches: readonly (readonly InstanceReference[])[],
     options: SchedulerOptions,
     config: ExchangeConfig,
+    runBatch?: RunBatch<Delivered>,
   ) {
     this.config = config;
+    // Without a runBatch, instances are held in memory (Rad69Instance),
+    // which is also what workers hand back.
+    this.runBatch = runBatch ??
+      (retrieveWithRetries as unknown as RunBatch<Delivered>);
     this.#batches = batches;
     this.#options = options;
     this.#concurrency = wholeAtLeastOne(
@@ -261,7 +304,7 @@ class ConcurrentRun implements RunnerHost {
       config.client !== undefined || config.auth !== undefined;
     this.#custom = custom;
     const wanted = options.workers ?? true;
-    this.#useWorkers = wanted && !custom;
+    this.#useWorkers = wanted && !custom && runBatch === undefined;
     this.#warmStart = this.#useWorkers && (options.warmStart ?? true) &&
       options.tls === undefined;
     this.#window = 2 * this.#concurrency;
@@ -276,7 +319,11 @@ class ConcurrentRun implements RunnerHost {
     resolve?.();
   }
 
-  emit(state: BatchState, outcome: InstanceOutcome, at: number): void {
+  emit(
+    state: BatchState<Delivered>,
+    outcome: ExchangeOutcome<InstanceReference, Delivered>,
+    at: number,
+  ): void {
     if (at < 0 || state.settled[at]) return;
     state.settled[at] = true;
     if (this.#ordered) state.buffer.push(outcome);
@@ -284,7 +331,7 @@ class ConcurrentRun implements RunnerHost {
     this.#wake();
   }
 
-  end(state: BatchState, error?: Rad69Error): void {
+  end(state: BatchState<Delivered>, error?: Rad69Error): void {
     if (state.ended) return;
     state.ended = true;
     this.#running--;
@@ -315,6 +362,11 @@ class ConcurrentRun implements RunnerHost {
     }
   }
 
+  stop(error: unknown): void {
+    this.#fatal ??= { error };
+    this.#wake();
+  }
+
   track(task: Promise<void>): void {
     this.#tasks.push(task);
   }
@@ -329,12 +381,16 @@ class ConcurrentRun implements RunnerHost {
     return new WorkerPool(poolOptions);
   }
 
-  #startInWorker(state: BatchState, pool: WorkerPool): void {
+  #startInWorker(state: BatchState<Delivered>, pool: WorkerPool): void {
+    // Only runs that hold instances in memory use workers (see the
+    // constructor): Delivered is Rad69Instance here.
+    const host = this as unknown as RunnerHost<Rad69Instance>;
+    const inWorker = state as unknown as BatchState<Rad69Instance>;
     this.#jobOptions ??= toWorkerJobOptions(this.config, {
       tls: this.#options.tls,
       prefetch: this.prefetch,
     });
-    startInWorker(this, state, pool, this.#jobOptions, (error, loaded) => {
+    startInWorker(host, inWorker, pool, this.#jobOptions, (error, loaded) => {
       if (loaded || this.#options.tls !== undefined) {
         this.end(state, error);
         return;
@@ -351,7 +407,7 @@ class ConcurrentRun implements RunnerHost {
     });
   }
 
-  #start(state: BatchState): void {
+  #start(state: BatchState<Delivered>): void {
     if (!this.#useWorkers || this.#workersFailed) {
       return startOnMainThread(this, state);
     }
@@ -372,7 +428,7 @@ class ConcurrentRun implements RunnerHost {
       this.#open < this.#window && !this.#stop.signal.aborted
     ) {
       const refs = this.#batches[this.#next]!;
-      const state: BatchState = {
+      const state: BatchState<Delivered> = {
         index: this.#next++,
         refs,
         byUid: new Map(refs.map((ref) => [ref.instanceUid, ref])),
@@ -414,7 +470,9 @@ class ConcurrentRun implements RunnerHost {
     }
   }
 
-  #take(): [BatchState, InstanceOutcome] | undefined {
+  #take():
+    | [BatchState<Delivered>, ExchangeOutcome<InstanceReference, Delivered>]
+    | undefined {
     if (!this.#ordered) return this.#arrivals.shift();
     while (this.#head < this.#states.length) {
       const state = this.#states[this.#head]!;
@@ -427,7 +485,11 @@ class ConcurrentRun implements RunnerHost {
   }
 
   /** Runs the plan and yields its outcomes. */
-  async *outcomes(): AsyncGenerator<InstanceOutcome, void, undefined> {
+  async *outcomes(): AsyncGenerator<
+    ExchangeOutcome<InstanceReference, Delivered>,
+    void,
+    undefined
+  > {
     const signal = this.config.signal;
     signal?.throwIfAborted();
     const total = this.#batches.length;

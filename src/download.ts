@@ -20,7 +20,8 @@ import {
   type Rad69Reference,
   toInstanceRefs,
 } from "./references.ts";
-import type { AttemptReport, RetrieveFn } from "./outcome.ts";
+import type { AttemptReport } from "./outcome.ts";
+import { PartWriters, type RetrieveToFn } from "./download/part_writer.ts";
 import type { RegistryError } from "./soap/types.ts";
 
 /**
@@ -354,12 +355,6 @@ export interface DownloadReport {
 /** Matches a temporary file name: `.<instance>.dcm.<random>.part`. */
 const PART_NAME = /^\.(.+)\.dcm\.[0-9a-f]+\.part$/;
 const HEAD_BYTES = 64 * 1024;
-/** Files written while the next parts arrive, at most. */
-const MAX_PENDING_WRITES = 4;
-/** Bytes of files being written while the next parts arrive, at most. */
-const MAX_PENDING_BYTES = 16 * 1024 * 1024;
-/** Larger instances are written alone (nothing else held meanwhile). */
-const MAX_OVERLAPPED_INSTANCE = 8 * 1024 * 1024;
 
 /** Checks that a UID is usable as one path component. */
 function assertPathComponent(uid: string, where: string): void {
@@ -420,12 +415,6 @@ function toPath(dir: string | URL): string {
     );
   }
   return dir;
-}
-
-/** A random lowercase hex string of `bytes` bytes. */
-function randomHex(bytes: number): string {
-  const raw = crypto.getRandomValues(new Uint8Array(bytes));
-  return Array.from(raw, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Reads the SOP Instance UID of Part-10 bytes, or `undefined`. */
@@ -511,42 +500,6 @@ async function removeStaleParts(
   return removed;
 }
 
-/**
- * Frees the memory of written bytes at once, when they own their whole
- * buffer (an instance's bytes are an exact copy that nothing else uses once
- * written). Left to the garbage collector, tens of MiB of written instances
- * would linger before it runs.
- */
-function release(bytes: Uint8Array): void {
-  const buffer = bytes.buffer as ArrayBuffer & {
-    transfer?: (length: number) => ArrayBuffer;
-  };
-  if (
-    bytes.byteOffset !== 0 || bytes.byteLength !== buffer.byteLength ||
-    typeof buffer.transfer !== "function" || bytes.byteLength === 0
-  ) {
-    return;
-  }
-  try {
-    buffer.transfer(0);
-  } catch {
-    // Not transferable (e.g. a WebAssembly memory): the GC frees it.
-  }
-}
-
-/** Tells whether a buffer was detached (its bytes released). */
-function isDetached(bytes: Uint8Array): boolean {
-  return (bytes.buffer as { detached?: boolean }).detached === true;
-}
-
-/** Writes every byte to an open file. */
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.length) {
-    at += await file.write(bytes.subarray(at));
-  }
-}
-
 /** Flushes a folder's entries to disk (best effort). */
 async function syncFolder(folder: string): Promise<void> {
   try {
@@ -574,14 +527,14 @@ async function syncFolder(folder: string): Promise<void> {
  *
  * Every requested instance ends as exactly one entry of the report:
  * delivered, skipped, or failed with its reason. Per-instance failures never
- * throw. Files are written while the next instances arrive (at most 4
- * files and 16 MiB at a time; an instance over 8 MiB alone), and each
- * instance's memory is released as soon as its file is written, so memory
- * stays bounded by the client's window and workers plus that, not by the
- * size of the download (bench/download_rss.ts measures it).
+ * throw. Each part's bytes are written to its temporary file as they leave
+ * the splitter, and its head is checked (DICM, SOP Instance UID) before the
+ * rename: no instance is held whole in memory, so memory stays bounded by
+ * the splitter's window and the requests in flight, whatever the size of
+ * an instance or of the download (bench/download_rss.ts measures it).
  *
- * @param client The client to retrieve with (its retries, timeouts,
- * concurrency and TLS apply).
+ * @param retrieve Runs the retrieve into the given sinks (the client's
+ * `retrieveTo`: its retries, timeouts, concurrency and TLS apply).
  * @param refs Instances, or series/studies that list their instances.
  * @param dir The download folder (created when missing).
  * @param options Resume, progress and attempt callbacks, a signal.
@@ -612,7 +565,7 @@ async function syncFolder(folder: string): Promise<void> {
  *   instanceUid,
  * }));
  * try {
- *   const retrieve = client.retrieve.bind(client);
+ *   const retrieve = client.retrieveTo.bind(client);
  *   const first = await downloadInstances(retrieve, refs, dir);
  *   assert.equal(first.delivered, 2);
  *   assert.ok(first.complete);
@@ -627,7 +580,7 @@ async function syncFolder(folder: string): Promise<void> {
  * ```
  */
 export async function downloadInstances(
-  retrieve: RetrieveFn,
+  retrieve: RetrieveToFn,
   refs: Iterable<Rad69Reference>,
   dir: string | URL,
   options: DownloadOptions = {},
@@ -705,63 +658,12 @@ export async function downloadInstances(
     wanted.push(ref);
   }
 
-  const made = new Set<string>();
-  const inFlight = new Set<string>();
-  const write = async (path: string, bytes: Uint8Array, uid: string) => {
-    const folder = dirname(path);
-    if (!made.has(folder)) {
-      await Deno.mkdir(folder, { recursive: true });
-      made.add(folder);
-    }
-    const temp = join(folder, `.${uid}.dcm.${randomHex(6)}.part`);
-    inFlight.add(temp);
-    try {
-      const file = await Deno.open(temp, { write: true, createNew: true });
-      try {
-        await writeAll(file, bytes);
-        if (options.fsync) await file.sync();
-      } finally {
-        file.close();
-      }
-      await Deno.rename(temp, path);
-      inFlight.delete(temp);
-      release(bytes);
-      if (options.fsync) await syncFolder(folder);
-    } catch (error) {
-      await Deno.remove(temp).catch(() => {});
-      inFlight.delete(temp);
-      throw error;
-    }
-  };
-
-  // Files are written while the next parts arrive: at most
-  // MAX_PENDING_WRITES files and MAX_PENDING_BYTES bytes at a time, and an
-  // instance over MAX_OVERLAPPED_INSTANCE alone. Memory stays bounded by the
-  // client's window plus these, whatever the size of the download.
-  const pending = new Set<Promise<void>>();
-  let pendingBytes = 0;
-  let writeFailure: { error: unknown } | undefined;
-  const drain = async (until: () => boolean) => {
-    while (pending.size > 0 && !until()) await Promise.race(pending);
-    if (writeFailure) throw writeFailure.error;
-  };
-  const schedule = (entry: DeliveredEntry, bytes: Uint8Array) => {
-    pendingBytes += bytes.length;
-    const job: Promise<void> = write(entry.path, bytes, entry.ref.instanceUid)
-      .then(() => settle(entry))
-      .catch((error) => {
-        writeFailure ??= { error };
-      })
-      .finally(() => {
-        pendingBytes -= bytes.length;
-        pending.delete(job);
-      });
-    pending.add(job);
-  };
-
+  // Parts are written to temporary files as they arrive (part_writer.ts);
+  // each complete, checked one is renamed here.
+  const writers = new PartWriters(paths, { fsync: options.fsync ?? false });
   try {
     if (wanted.length > 0) {
-      const outcomes = retrieve(wanted, {
+      const outcomes = retrieve(wanted, writers.open, {
         ...(signal ? { signal } : {}),
         onAttempt: (report) => {
           attempts.push(report);
@@ -774,43 +676,26 @@ export async function downloadInstances(
       });
       for await (const outcome of outcomes) {
         signal?.throwIfAborted();
-        if (writeFailure) throw writeFailure.error;
         const uid = outcome.ref.instanceUid;
         const path = paths.get(uid);
         const ref = byUid.get(uid);
         if (path === undefined || ref === undefined || entries.has(uid)) {
+          if (outcome.status === "delivered") {
+            await writers.discard(outcome.instance.tempPath);
+          }
           continue;
         }
-        if (
-          outcome.status === "delivered" && isDetached(outcome.instance.bytes)
-        ) {
-          // The same buffer came for two instances and was written and
-          // released for the first: never write it as an empty file.
-          const error = new DocumentNotReturnedError(
-            `The bytes of instance "${uid}" were shared with another instance already written`,
-            { instance: ref },
-          );
-          settle({ status: "failed", ref, path, error, reason: error.message });
-        } else if (outcome.status === "delivered") {
-          const bytes = outcome.instance.bytes;
-          const entry: DeliveredEntry = {
+        if (outcome.status === "delivered") {
+          const staged = outcome.instance;
+          await writers.commit(staged);
+          if (options.fsync) await syncFolder(dirname(path));
+          settle({
             status: "delivered",
             ref,
             path,
-            bytes: bytes.length,
-            warnings: outcome.instance.warnings,
-          };
-          if (bytes.length > MAX_OVERLAPPED_INSTANCE) {
-            await drain(() => false);
-            await write(path, bytes, uid);
-            settle(entry);
-          } else {
-            await drain(() =>
-              pending.size < MAX_PENDING_WRITES &&
-              pendingBytes + bytes.length <= MAX_PENDING_BYTES
-            );
-            schedule(entry, bytes);
-          }
+            bytes: staged.bytes,
+            warnings: staged.warnings,
+          });
         } else {
           settle({
             status: "failed",
@@ -821,13 +706,11 @@ export async function downloadInstances(
           });
         }
       }
-      await drain(() => false);
     }
   } finally {
-    // On abort or error: let the writes under way end, then remove their
-    // temporary files (renamed files stay: they are complete).
-    await Promise.allSettled([...pending]);
-    for (const temp of inFlight) await Deno.remove(temp).catch(() => {});
+    // On abort or error: remove the temporary files not renamed (renamed
+    // files stay: they are complete).
+    await writers.discardAll();
   }
 
   for (const ref of wanted) {

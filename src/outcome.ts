@@ -148,12 +148,3 @@ export interface RetrieveCallOptions {
   /** Called with the byte count of every body chunk read. */
   onBytes?: (bytes: number) => void;
 }
-
-/**
- * Runs a retrieve: one outcome per requested instance. `download()` takes
- * one (the client's `retrieve`), not the client.
- */
-export type RetrieveFn = (
-  refs: readonly InstanceReference[],
-  options: RetrieveCallOptions,
-) => AsyncIterable<InstanceOutcome>;

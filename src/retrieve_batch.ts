@@ -14,7 +14,7 @@ import {
   resolveExchangeConfig,
 } from "./config.ts";
 import { Rad69ServerError, XDSMissingDocumentError } from "./errors.ts";
-import { Rad69Instance } from "./instance.ts";
+import type { Rad69Instance } from "./instance.ts";
 import type { InstanceOutcome } from "./outcome.ts";
 import type { InstanceReference } from "./reference_types.ts";
 import { buildRetrieveRequest } from "./soap/request.ts";
@@ -173,16 +173,6 @@ export function registryErrorToError(
       options,
     );
 }
-
-/**
- * Opens the sink of one instance's bytes.
- *
- * @typeParam Delivered What a delivered instance becomes.
- */
-export type OpenInstanceSink<Delivered> = (
-  ref: InstanceReference,
-  doc: DocumentResponse,
-) => DocumentSink<Delivered> | Promise<DocumentSink<Delivered>>;
 
 /**
  * RAD-69 as the exchange core carries it, with the given sinks for the

@@ -47,6 +47,16 @@ export interface DocumentSink<Delivered> {
 }
 
 /**
+ * Opens the sink of one instance's bytes (see `Rad69Client.retrieveTo()`).
+ *
+ * @typeParam Delivered What a delivered instance becomes.
+ */
+export type OpenInstanceSink<Delivered> = (
+  ref: InstanceReference,
+  doc: DocumentResponse,
+) => DocumentSink<Delivered> | Promise<DocumentSink<Delivered>>;
+
+/**
  * A failure of a document sink that is not about the document (a disk
  * error): it stops the exchange, its retries and the run, and the caller
  * gets `cause`, the original error.

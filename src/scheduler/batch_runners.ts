@@ -10,9 +10,9 @@
 import type { ExchangeConfig } from "../config.ts";
 import type { Rad69Error } from "../errors.ts";
 import { Rad69Instance } from "../instance.ts";
-import type { AttemptReport, InstanceOutcome } from "../outcome.ts";
+import type { AttemptReport, ExchangeOutcome } from "../outcome.ts";
 import type { InstanceReference } from "../reference_types.ts";
-import { retrieveWithRetries } from "../retry.ts";
+import { SinkError } from "../exchange/transaction.ts";
 import { withCallbacks } from "../config.ts";
 import {
   deserializeError,
@@ -22,20 +22,37 @@ import {
 import type { WorkerJob, WorkerPool } from "../workers/worker_pool.ts";
 import { asRad69Error, type BatchState, CreditGate } from "./flow.ts";
 
+/**
+ * Runs one request of a plan on this thread, with retries: one outcome per
+ * instance (what a delivered instance becomes is the transaction's).
+ */
+export type RunBatch<Delivered> = (
+  refs: readonly InstanceReference[],
+  config: ExchangeConfig,
+) => AsyncIterable<ExchangeOutcome<InstanceReference, Delivered>>;
+
 /** What a runner reports to, and reads from, the scheduler. */
-export interface RunnerHost {
+export interface RunnerHost<Delivered = Rad69Instance> {
   /** The resolved config (callbacks and logger included). */
   readonly config: ExchangeConfig;
   /** How many delivered instances may run ahead of the consumer. */
   readonly prefetch: number;
+  /** Runs one request on the main thread. */
+  readonly runBatch: RunBatch<Delivered>;
   /** Aborts every request of the run. */
   readonly signal: AbortSignal;
   /** Records the outcome of the request's instance at `at`. */
-  emit(state: BatchState, outcome: InstanceOutcome, at: number): void;
+  emit(
+    state: BatchState<Delivered>,
+    outcome: ExchangeOutcome<InstanceReference, Delivered>,
+    at: number,
+  ): void;
   /** Ends the request (failing what has no outcome yet). */
-  end(state: BatchState, error?: Rad69Error): void;
+  end(state: BatchState<Delivered>, error?: Rad69Error): void;
   /** Runs a user callback; what it throws stops the run. */
   guard(fn: () => void): void;
+  /** Stops the run with an error for the caller (a disk error). */
+  stop(error: unknown): void;
   /** Keeps a task to await when the run ends. */
   track(task: Promise<void>): void;
 }
@@ -46,7 +63,10 @@ export interface RunnerHost {
  * @param host The scheduler.
  * @param state The request.
  */
-export function startOnMainThread(host: RunnerHost, state: BatchState): void {
+export function startOnMainThread<Delivered>(
+  host: RunnerHost<Delivered>,
+  state: BatchState<Delivered>,
+): void {
   const gate = new CreditGate(host.prefetch, host.signal);
   state.credit = (count) => gate.grant(count);
   const byRef = new Map(state.refs.map((ref, at) => [ref, at]));
@@ -60,7 +80,7 @@ export function startOnMainThread(host: RunnerHost, state: BatchState): void {
   const run = async () => {
     let settled = 0;
     try {
-      for await (const outcome of retrieveWithRetries(state.refs, config)) {
+      for await (const outcome of host.runBatch(state.refs, config)) {
         host.emit(state, outcome, at(outcome.ref));
         // Pause reading while the consumer is behind (not after the last
         // outcome: nothing is left to read).
@@ -70,6 +90,7 @@ export function startOnMainThread(host: RunnerHost, state: BatchState): void {
       }
       host.end(state);
     } catch (error) {
+      if (error instanceof SinkError) return host.stop(error.cause);
       if (host.signal.aborted) return;
       host.end(state, asRad69Error(error, `Request ${state.index + 1} failed`));
     } finally {

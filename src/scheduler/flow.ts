@@ -8,7 +8,8 @@
 
 import process from "node:process";
 import { Rad69Error } from "../errors.ts";
-import type { InstanceOutcome } from "../outcome.ts";
+import type { ExchangeOutcome } from "../outcome.ts";
+import type { Rad69Instance } from "../instance.ts";
 import type { InstanceReference } from "../reference_types.ts";
 
 /**
@@ -59,14 +60,14 @@ export class Fifo<T> {
 }
 
 /** Per-request state of a run. */
-export interface BatchState {
+export interface BatchState<Delivered = Rad69Instance> {
   readonly index: number;
   readonly refs: readonly InstanceReference[];
   readonly byUid: Map<string, InstanceReference>;
   /** Which refs already have an outcome. */
   readonly settled: boolean[];
   /** Outcomes produced but not yet yielded (ordered mode). */
-  readonly buffer: Fifo<InstanceOutcome>;
+  readonly buffer: Fifo<ExchangeOutcome<InstanceReference, Delivered>>;
   /** Outcomes not yet yielded (produced or not). */
   unconsumed: number;
   /** The request finished (every outcome produced). */
