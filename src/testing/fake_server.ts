@@ -19,6 +19,7 @@ import {
   severityUrn,
   STATUS_URNS,
 } from "./_framing.ts";
+import { parsePart10 } from "../dicom.ts";
 import { type ParsedRequest, parseRequest, RequestFault } from "./_request.ts";
 import { fileChunks, pacedStream, sleep, slices } from "./_stream.ts";
 import type {
@@ -73,7 +74,7 @@ interface Entry {
 function readUids(bytes: Uint8Array, where: string): Omit<Entry, "bytes"> {
   let ds: dicomParser.DataSet;
   try {
-    ds = dicomParser.parseDicom(bytes, { untilTag: "x7fe00010" });
+    ds = parsePart10(bytes, { untilTag: "x7fe00010" });
   } catch (e) {
     throw new TypeError(
       `Cannot read DICOM instance ${where}: ${
@@ -100,8 +101,8 @@ function readUids(bytes: Uint8Array, where: string): Omit<Entry, "bytes"> {
 /** The transfer syntax in a file's meta header, if readable. */
 function readTransferSyntax(bytes: Uint8Array): string | undefined {
   try {
-    return dicomParser.parseDicom(bytes, { untilTag: "x00020010" })
-      .string("x00020010") || undefined;
+    return dicomParser.readPart10Header(bytes).string("x00020010") ||
+      undefined;
   } catch {
     return undefined;
   }
