@@ -130,6 +130,30 @@ export function parsePart10(
 }
 
 /**
+ * The reason in what `dicom-parser` (or {@linkcode parsePart10}) threw: an
+ * Error, a string, or `{ exception, dataSet }`.
+ *
+ * @param cause What was thrown.
+ * @returns A one-line reason.
+ *
+ * @example The reasons of dicom-parser's throws
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseFailure } from "./dicom.ts";
+ *
+ * assert.equal(parseFailure("DICM prefix not found"), "DICM prefix not found");
+ * assert.equal(parseFailure({ exception: "buffer overread" }), "buffer overread");
+ * assert.equal(parseFailure(new Error("bad")), "bad");
+ * ```
+ */
+export function parseFailure(cause: unknown): string {
+  if (cause instanceof Error) return cause.message;
+  if (typeof cause === "string") return cause;
+  const inner = (cause as { exception?: unknown } | null)?.exception;
+  return inner !== undefined ? parseFailure(inner) : String(cause);
+}
+
+/**
  * Parses DICOM Part-10 bytes and checks that they hold the SOP instance they
  * were returned for. Every transfer syntax is read (a deflated dataset is
  * inflated into a copy; the bytes are never changed). The Media Storage SOP
@@ -197,12 +221,7 @@ export function decodeInstance(
   try {
     dataset = parsePart10(bytes);
   } catch (cause) {
-    const reason = cause instanceof Error
-      ? cause.message
-      : typeof cause === "string"
-      ? cause
-      : (cause as { exception?: string })?.exception ?? String(cause);
-    throw new InvalidDicomError(documentUniqueId, reason, {
+    throw new InvalidDicomError(documentUniqueId, parseFailure(cause), {
       ...options,
       cause,
     });
