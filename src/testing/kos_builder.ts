@@ -278,10 +278,17 @@ export function buildKos(options: BuildKosOptions): Uint8Array {
   const sq = (tag: number, items: Encoded[][]) =>
     sequence(tag, items, enc, undef);
   const studies = options.studies;
-  const all = studies.flatMap((st) =>
-    st.series.flatMap((se) => se.instances.map((i) => ({ ...i })))
+  const all = studies.flatMap((st) => st.series.flatMap((se) => se.instances));
+  // Only the UIDs: instances may be richer objects (with their bytes).
+  const id = hash(
+    studies.map((st) =>
+      `${st.studyUid}:${
+        st.series.map((se) =>
+          `${se.seriesUid}=${se.instances.map((i) => i.instanceUid).join(",")}`
+        ).join(";")
+      }`
+    ).join("|"),
   );
-  const id = hash(JSON.stringify(studies));
   const sopInstanceUid = options.sopInstanceUid ?? `${KOS_ROOT}.${id}.1.1`;
   const sopClassUid = options.sopClassUid ?? KOS_SOP_CLASS;
 
