@@ -170,7 +170,7 @@ export const RAD69_TRANSACTION: Transaction<InstanceReference, Rad69Instance> =
     name: "RAD-69",
     noun: "instance",
     key: (ref: InstanceReference) => ref.instanceUid,
-    buildRequest: (refs, settings, url, _extras) =>
+    buildRequest: (refs, settings, url, extras) =>
       buildRetrieveRequest(refs, {
         url,
         ...(settings.transferSyntaxes
@@ -184,6 +184,10 @@ export const RAD69_TRANSACTION: Transaction<InstanceReference, Rad69Instance> =
           : {}),
         ...(settings.mtom !== undefined ? { mtom: settings.mtom } : {}),
         addressingMustUnderstand: settings.addressingMustUnderstand,
+        crossGateway: settings.crossGateway,
+        ...(extras.securityHeader !== undefined
+          ? { securityHeader: extras.securityHeader }
+          : {}),
       }),
     readRoot: (xml, httpStatus) => parseRetrieveResponse(xml, { httpStatus }),
     deliver: (ref, doc, bytes, warnings) =>
