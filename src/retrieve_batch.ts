@@ -199,6 +199,7 @@ export const RAD69_TRANSACTION: Transaction<InstanceReference, Rad69Instance> =
         repositoryUniqueId: doc.repositoryUniqueId,
         mimeType: doc.mimeType,
       }),
+    community: (ref) => ref.homeCommunityId,
     errorOptions: (ref) => ({ instance: ref }),
     registryError: registryErrorToError,
   });

@@ -164,3 +164,35 @@ Deno.test("a fake requiring an assertion faults without it, and serves with it",
   );
   assert.equal(served!.status, "delivered");
 });
+
+Deno.test("a RegistryError located by a community fails that community's documents only", async () => {
+  const a = document("1.2.3.50");
+  const b = document("1.2.3.51");
+  const community = "urn:oid:1.2.3.888";
+  await using gateway = await FakeRad69Server.start({
+    instances: [a, b],
+    homeCommunityId: community,
+  });
+  const outcomes = await Array.fromAsync(retrieveDocuments(
+    [
+      {
+        repositoryUniqueId: "1.2.7",
+        documentUniqueId: a.instanceUid,
+        homeCommunityId: "urn:oid:4.4",
+      },
+      {
+        repositoryUniqueId: "1.2.7",
+        documentUniqueId: b.instanceUid,
+        homeCommunityId: "urn:oid:5.5",
+      },
+    ],
+    { url: gateway.url, crossGateway: true, retries: 0 },
+  ));
+  const byUid = new Map(outcomes.map((o) => [o.ref.documentUniqueId, o]));
+  for (const [uid, home] of [[a.instanceUid, "4.4"], [b.instanceUid, "5.5"]]) {
+    const o = byUid.get(uid)!;
+    assert.ok(o.status === "failed");
+    assert.ok(o.error instanceof Rad69ServerError);
+    assert.equal(o.error.location, `urn:oid:${home}`, uid);
+  }
+});

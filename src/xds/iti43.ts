@@ -247,6 +247,7 @@ export const ITI43_TRANSACTION: Transaction<
       : {}),
     warnings,
   }),
+  community: (ref) => ref.homeCommunityId,
   errorOptions: () => ({}),
   registryError: documentError,
 });
