@@ -90,7 +90,6 @@ Deno.test("an assertion that expires mid-study is refreshed once; nothing lost o
       debug: (m) => lines.push(m),
       info: (m) => lines.push(m),
       warn: (m) => lines.push(m),
-      error: (m) => lines.push(m),
     },
   });
   const dir = await Deno.makeTempDir();

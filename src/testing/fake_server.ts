@@ -42,6 +42,7 @@ import type {
 } from "./_types.ts";
 
 export type {
+  FakeAuthOptions,
   FakeDialect,
   FakeExtraPart,
   FakeHttpReply,

@@ -19,6 +19,7 @@ import type { InstanceReference } from "../reference_types.ts";
 import { redactUrl } from "../redact.ts";
 import type { AttemptReport } from "../outcome.ts";
 import { createTlsHttpClient } from "../tls.ts";
+import { DEFAULT_REPOSITORY_UNIQUE_ID } from "../soap/request.ts";
 import {
   type DocumentEntry,
   findDocuments,
@@ -362,8 +363,15 @@ export class XdsImagingConsumer {
       ...(input.file !== undefined ? { path: input.file } : {}),
     };
     try {
+      // A series without Retrieve Location UID is fine when one url serves all.
+      const fallback = this.#options.url === undefined
+        ? undefined
+        : this.#options.repositoryUniqueId ?? DEFAULT_REPOSITORY_UNIQUE_ID;
       const kos = readKos(input.bytes, {
         ...(input.file !== undefined ? { file: input.file } : {}),
+        ...(fallback !== undefined
+          ? { defaultRepositoryUniqueId: fallback }
+          : {}),
       });
       const community = doc.homeCommunityId ?? this.#options.homeCommunityId;
       for (const ref of kos.references) {
