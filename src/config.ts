@@ -39,6 +39,7 @@ export const DEFAULTS = Object.freeze({
   maxHeaderBytes: 16_384,
   maxHeaderCount: 64,
   addressingMustUnderstand: true,
+  crossGateway: false,
 });
 
 /** The smallest window the splitter accepts. */
@@ -64,6 +65,8 @@ export interface ExchangeSettings {
   readonly mtom?: boolean;
   /** Mark `wsa:Action` and `wsa:To` `mustUnderstand="1"`. */
   readonly addressingMustUnderstand: boolean;
+  /** Send the cross-gateway actions (RAD-75, ITI-39, ITI-38). */
+  readonly crossGateway: boolean;
   /** The splitter's window size in bytes. */
   readonly chunkSize: number;
   /** The delimiter search engine. */
@@ -150,6 +153,8 @@ export interface ExchangeOptions {
   mtom?: boolean;
   /** Mark the WS-Addressing headers mustUnderstand. */
   addressingMustUnderstand?: boolean;
+  /** Send the cross-gateway actions (RAD-75, ITI-39, ITI-38). */
+  crossGateway?: boolean;
   /** The splitter's window size in bytes. */
   chunkSize?: number;
   /** The delimiter search engine. */
@@ -239,6 +244,7 @@ export function resolveSettings(options: ExchangeOptions): ExchangeSettings {
     ...(options.mtom !== undefined ? { mtom: options.mtom } : {}),
     addressingMustUnderstand: options.addressingMustUnderstand ??
       DEFAULTS.addressingMustUnderstand,
+    crossGateway: options.crossGateway ?? DEFAULTS.crossGateway,
     chunkSize: options.chunkSize ?? DEFAULTS.chunkSize,
     engine: options.engine ?? DEFAULTS.engine,
     timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,

@@ -22,7 +22,7 @@ import { parseRetrieveResponse } from "./soap/response.ts";
 import type { DocumentResponse, RegistryError } from "./soap/types.ts";
 import { runExchange } from "./exchange/run_exchange.ts";
 import type { DocumentSink, Transaction } from "./exchange/transaction.ts";
-import { MemoryInstanceSink } from "./instance_sink.ts";
+import { memoryInstanceSink } from "./instance_sink.ts";
 
 /**
  * Size limits applied to an answer.
@@ -115,6 +115,12 @@ export interface RetrieveBatchOptions extends
   url: string;
 }
 
+/** Codes saying the instance cannot be sent in a requested transfer syntax. */
+const TRANSFER_SYNTAX_CODES = new Set([
+  "urn:dicom:wado:0006",
+  "urn:dicom:wado:0007",
+]);
+
 const MISSING_CODES = new Set([
   "XDSMissingDocument",
   "XDSDocumentUniqueIdError",
@@ -169,7 +175,12 @@ export function registryErrorToError(
       options,
     )
     : new Rad69ServerError(
-      `Server reported ${error.code} for instance "${ref.instanceUid}"${detail}`,
+      `Server reported ${error.code} for instance "${ref.instanceUid}"${detail}${
+        TRANSFER_SYNTAX_CODES.has(error.code) ||
+          /transfer syntax/i.test(error.context)
+          ? `; it cannot send it in any requested transfer syntax: add the stored one, or ask for it as stored (transferSyntaxes ["*"], --transfer-syntax '*')`
+          : ""
+      }`,
       options,
     );
 }
@@ -192,7 +203,7 @@ export function rad69Transaction<Delivered>(
     name: "RAD-69",
     noun: "instance",
     key: (ref: InstanceReference) => ref.instanceUid,
-    buildRequest: (refs, settings, url, _extras) =>
+    buildRequest: (refs, settings, url, extras) =>
       buildRetrieveRequest(refs, {
         url,
         ...(settings.transferSyntaxes
@@ -206,9 +217,14 @@ export function rad69Transaction<Delivered>(
           : {}),
         ...(settings.mtom !== undefined ? { mtom: settings.mtom } : {}),
         addressingMustUnderstand: settings.addressingMustUnderstand,
+        crossGateway: settings.crossGateway,
+        ...(extras.securityHeader !== undefined
+          ? { securityHeader: extras.securityHeader }
+          : {}),
       }),
     readRoot: (xml, httpStatus) => parseRetrieveResponse(xml, { httpStatus }),
     open,
+    community: (ref) => ref.homeCommunityId,
     errorOptions: (ref) => ({ instance: ref }),
     registryError: registryErrorToError,
   });
@@ -217,7 +233,7 @@ export function rad69Transaction<Delivered>(
 /** RAD-69, as the exchange core carries it: instances held in memory. */
 export const RAD69_TRANSACTION: Transaction<InstanceReference, Rad69Instance> =
   rad69Transaction((ref, doc, settings) =>
-    new MemoryInstanceSink(ref, doc, settings.maxDatasetSize)
+    memoryInstanceSink(ref, doc, settings.maxDatasetSize)
   );
 
 /**

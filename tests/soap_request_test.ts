@@ -452,3 +452,66 @@ Deno.test("buildRetrieveRequest() drops mustUnderstand only when addressingMustU
     (e) => e instanceof TypeError && /addressingMustUnderstand/.test(e.message),
   );
 });
+
+const WSSE =
+  "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd";
+const ONE: InstanceReference[] = [{
+  studyUid: "1.2.3",
+  seriesUid: "1.2.3.4",
+  instanceUid: "1.2.3.4.5",
+}];
+
+Deno.test("buildRetrieveRequest() inserts the security header byte for byte", () => {
+  // Odd spacing, attribute order and a comment: a re-serialiser would change them.
+  const header = `<wsse:Security xmlns:wsse="${WSSE}"  b="2" a="1">` +
+    `<!-- signed --><saml2:Assertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" ID="_x"  Version="2.0"/>` +
+    `</wsse:Security>`;
+  const request = buildRetrieveRequest(ONE, {
+    url: URL_,
+    securityHeader: header,
+  });
+  const headerAt = request.xml.indexOf(header);
+  assert.ok(headerAt > 0, "the header text appears unchanged");
+  assert.ok(headerAt < request.xml.indexOf("<soap:Body>"));
+  assert.equal(request.xml.split(header).length, 2, "inserted once");
+});
+
+Deno.test("buildRetrieveRequest() refuses a security header that is not wsse:Security", () => {
+  for (
+    const [header, pattern] of [
+      ["", /empty string/],
+      ["<wsse:Security", /not well-formed/],
+      [`<Security xmlns="urn:other"/>`, /in urn:other/],
+      [`<Assertion xmlns="${WSSE}"/>`, /got <Assertion>/],
+    ] as const
+  ) {
+    assert.throws(
+      () => buildRetrieveRequest(ONE, { url: URL_, securityHeader: header }),
+      (e: unknown) => e instanceof TypeError && pattern.test(e.message),
+      header,
+    );
+  }
+});
+
+Deno.test("buildRetrieveRequest() with crossGateway sends RAD-75 and needs a HomeCommunityId", () => {
+  const request = buildRetrieveRequest(ONE, {
+    url: URL_,
+    crossGateway: true,
+    homeCommunityId: "urn:oid:1.2.3",
+  });
+  assert.ok(
+    request.xml.includes(
+      ">urn:ihe:rad:2011:CrossGatewayRetrieveImagingDocumentSet</wsa:Action>",
+    ),
+  );
+  assert.ok(
+    request.contentType.includes(
+      `action="urn:ihe:rad:2011:CrossGatewayRetrieveImagingDocumentSet"`,
+    ),
+  );
+  assert.ok(!request.xml.includes(RAD69_ACTION));
+  assert.throws(
+    () => buildRetrieveRequest(ONE, { url: URL_, crossGateway: true }),
+    /RAD-75 request: refs\[0\].*no homeCommunityId/,
+  );
+});

@@ -13,6 +13,7 @@
 import dicomParser from "dicom-parser";
 import { dirname, join } from "node:path";
 import { concatBytes } from "../_bytes.ts";
+import { parsePart10 } from "../dicom.ts";
 import { InvalidDicomError, SopInstanceMismatchError } from "../errors.ts";
 import type {
   DocumentSink,
@@ -58,12 +59,11 @@ function randomHex(bytes: number): string {
  */
 function headSopInstanceUid(head: Uint8Array): string | undefined {
   try {
-    const ds = dicomParser.parseDicom(head, { untilTag: "x00080018" });
+    const ds = parsePart10(head, { untilTag: "x00080018", partial: true });
     const uid = ds.string("x00080018") ?? ds.string("x00020003");
     if (uid) return uid;
   } catch {
-    // A head cut inside an element, or a dataset the parser cannot read
-    // (deflated): the file meta may still tell.
+    // A head cut inside an element: the file meta may still tell.
   }
   try {
     return dicomParser.readPart10Header(head).string("x00020003") || undefined;

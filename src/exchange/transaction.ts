@@ -6,6 +6,7 @@
  * @module
  */
 
+import { concatBytes } from "../_bytes.ts";
 import type { ExchangeSettings } from "../config.ts";
 import type { Rad69Error } from "../errors.ts";
 import type { InstanceReference } from "../reference_types.ts";
@@ -55,6 +56,59 @@ export type OpenInstanceSink<Delivered> = (
   ref: InstanceReference,
   doc: DocumentResponse,
 ) => DocumentSink<Delivered> | Promise<DocumentSink<Delivered>>;
+
+/**
+ * A sink that gathers a document in memory (at most `max` bytes), then
+ * makes the delivered value from its bytes: what transactions that hand
+ * out owned documents use.
+ *
+ * @param max The most bytes held.
+ * @param tooBig The error for a larger document (it fails that document).
+ * @param make Makes the delivered value; throws a {@linkcode Rad69Error}
+ * when the bytes are not acceptable.
+ * @returns The sink.
+ *
+ * @example Gather a document from two pieces
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LimitExceededError } from "@rad69/client";
+ * import { collectInMemory } from "./transaction.ts";
+ *
+ * const tooBig = () => new LimitExceededError("max", 4, "Document");
+ * const sink = collectInMemory(8, tooBig, (bytes) => bytes.length);
+ * sink.write(new Uint8Array(3));
+ * sink.write(new Uint8Array(2));
+ * assert.equal(await sink.close([]), 5);
+ * const small = collectInMemory(4, tooBig, (bytes) => bytes.length);
+ * assert.throws(() => small.write(new Uint8Array(5)), LimitExceededError);
+ * ```
+ */
+export function collectInMemory<Delivered>(
+  max: number,
+  tooBig: () => Rad69Error,
+  make: (bytes: Uint8Array, warnings: readonly RegistryError[]) => Delivered,
+): DocumentSink<Delivered> {
+  let pieces: Uint8Array[] = [];
+  let size = 0;
+  return {
+    write(bytes) {
+      size += bytes.length;
+      if (size > max) {
+        pieces = [];
+        throw tooBig();
+      }
+      pieces.push(bytes);
+    },
+    close(warnings) {
+      const bytes = concatBytes(pieces, size);
+      pieces = [];
+      return make(bytes, warnings);
+    },
+    abort() {
+      pieces = [];
+    },
+  };
+}
 
 /**
  * A failure of a document sink that is not about the document (a disk
@@ -117,6 +171,12 @@ export interface Transaction<Ref, Delivered> {
     doc: DocumentResponse,
     settings: ExchangeSettings,
   ): DocumentSink<Delivered> | Promise<DocumentSink<Delivered>>;
+  /**
+   * The HomeCommunityId a document is requested with, when it carries its
+   * own: a RegistryError located by a community is about every document of
+   * that community.
+   */
+  community(ref: Ref): string | undefined;
   /** Extra error options naming the document (`instance` for RAD-69). */
   errorOptions(ref: Ref): { instance?: InstanceReference };
   /** Turns a RegistryError about this document into its error. */

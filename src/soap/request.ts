@@ -6,7 +6,14 @@
  */
 
 import { assertUid, type InstanceReference } from "../references.ts";
-import { InvalidUidError } from "../errors.ts";
+import {
+  assertText,
+  buildSoapRequest,
+  escapeXmlValue,
+  type RetrieveRequest,
+} from "./envelope.ts";
+
+export type { RetrieveRequest } from "./envelope.ts";
 
 /**
  * The `wsa:Action` (and SOAP 1.2 `action`) of a RAD-69 request.
@@ -24,6 +31,14 @@ import { InvalidUidError } from "../errors.ts";
  * ```
  */
 export const RAD69_ACTION = "urn:ihe:rad:2009:RetrieveImagingDocumentSet";
+
+/**
+ * The `wsa:Action` of a RAD-75 Cross Gateway Retrieve Imaging Document Set
+ * request: the same body as RAD-69, sent to a Responding Imaging Gateway of
+ * another community, every DocumentRequest carrying its HomeCommunityId.
+ */
+export const RAD75_ACTION =
+  "urn:ihe:rad:2011:CrossGatewayRetrieveImagingDocumentSet";
 
 /**
  * The transfer syntaxes requested when none are given, in this order:
@@ -53,6 +68,57 @@ export const DEFAULT_TRANSFER_SYNTAXES: readonly string[] = Object.freeze([
 ]);
 
 /**
+ * What `transferSyntaxes: ["*"]` (CLI `--transfer-syntax '*'`) sends: every
+ * standard transfer syntax a stored instance can have, so that a server
+ * that keeps the stored encoding when it is listed (dcm4chee-arc does;
+ * the list's order is not used) sends each instance as stored, untranscoded.
+ * JPIP (`1.2.840.10008.1.2.4.94`/`.95`) is left out: it replaces the pixel
+ * data by a URL. A server that cannot provide an instance in any requested
+ * syntax answers `urn:dicom:wado:0007` (dcm4chee-arc) or
+ * `XDSRepositoryError` (the NIST simulator); that code is in the error.
+ */
+export const AS_STORED_TRANSFER_SYNTAXES: readonly string[] = Object.freeze([
+  "1.2.840.10008.1.2.1",
+  "1.2.840.10008.1.2",
+  "1.2.840.10008.1.2.1.99",
+  "1.2.840.10008.1.2.2",
+  "1.2.840.10008.1.2.1.98",
+  "1.2.840.10008.1.2.4.50",
+  "1.2.840.10008.1.2.4.51",
+  "1.2.840.10008.1.2.4.57",
+  "1.2.840.10008.1.2.4.70",
+  "1.2.840.10008.1.2.4.80",
+  "1.2.840.10008.1.2.4.81",
+  "1.2.840.10008.1.2.4.90",
+  "1.2.840.10008.1.2.4.91",
+  "1.2.840.10008.1.2.4.92",
+  "1.2.840.10008.1.2.4.93",
+  "1.2.840.10008.1.2.4.100",
+  "1.2.840.10008.1.2.4.100.1",
+  "1.2.840.10008.1.2.4.101",
+  "1.2.840.10008.1.2.4.101.1",
+  "1.2.840.10008.1.2.4.102",
+  "1.2.840.10008.1.2.4.102.1",
+  "1.2.840.10008.1.2.4.103",
+  "1.2.840.10008.1.2.4.103.1",
+  "1.2.840.10008.1.2.4.104",
+  "1.2.840.10008.1.2.4.104.1",
+  "1.2.840.10008.1.2.4.105",
+  "1.2.840.10008.1.2.4.105.1",
+  "1.2.840.10008.1.2.4.106",
+  "1.2.840.10008.1.2.4.106.1",
+  "1.2.840.10008.1.2.4.107",
+  "1.2.840.10008.1.2.4.108",
+  "1.2.840.10008.1.2.4.110",
+  "1.2.840.10008.1.2.4.111",
+  "1.2.840.10008.1.2.4.112",
+  "1.2.840.10008.1.2.4.201",
+  "1.2.840.10008.1.2.4.202",
+  "1.2.840.10008.1.2.4.203",
+  "1.2.840.10008.1.2.5",
+]);
+
+/**
  * The RepositoryUniqueId sent when neither the options nor the instance
  * give one: `1.3.6.1.4.1000`, the value dicomtrolley hard-codes (it echoes
  * the placeholder of the DICOM PS3.18 Annex E example). Servers that do not
@@ -76,15 +142,8 @@ export const DEFAULT_TRANSFER_SYNTAXES: readonly string[] = Object.freeze([
  */
 export const DEFAULT_REPOSITORY_UNIQUE_ID = "1.3.6.1.4.1000";
 
-const SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope";
-const WSA_NS = "http://www.w3.org/2005/08/addressing";
 const IHERAD_NS = "urn:ihe:rad:xdsi-b:2009";
 const XDSB_NS = "urn:ihe:iti:xds-b:2007";
-const WSA_ANONYMOUS = "http://www.w3.org/2005/08/addressing/anonymous";
-
-/** Characters XML 1.0 cannot carry at all, not even escaped. */
-// deno-lint-ignore no-control-regex
-const NOT_XML_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
 
 /**
  * Options of {@linkcode buildRetrieveRequest}.
@@ -132,7 +191,8 @@ export interface BuildRetrieveRequestOptions {
   homeCommunityId?: string;
   /**
    * The transfer syntaxes the caller accepts, in `TransferSyntaxUIDList`
-   * order. Must not be empty.
+   * order. Must not be empty. `["*"]` asks for every instance as stored
+   * ({@linkcode AS_STORED_TRANSFER_SYNTAXES}).
    *
    * @default {DEFAULT_TRANSFER_SYNTAXES}
    */
@@ -158,82 +218,28 @@ export interface BuildRetrieveRequestOptions {
    */
   addressingMustUnderstand?: boolean;
   /**
+   * `true` to send RAD-75 (Cross Gateway Retrieve Imaging Document Set,
+   * {@linkcode RAD75_ACTION}) instead of RAD-69: the same body, addressed to
+   * a Responding Imaging Gateway; every DocumentRequest must then carry a
+   * HomeCommunityId.
+   *
+   * @default {false}
+   */
+  crossGateway?: boolean;
+  /**
+   * A `<wsse:Security>` element (an XUA SAML assertion), inserted into the
+   * SOAP Header byte for byte: it is checked to be one well-formed
+   * WS-Security element, never re-serialised.
+   *
+   * @default {undefined} (no security header)
+   */
+  securityHeader?: string;
+  /**
    * The `wsa:MessageID`. Meant for tests.
    *
    * @default {`urn:uuid:${crypto.randomUUID()}`}
    */
   messageId?: string;
-}
-
-/**
- * A request ready to be POSTed.
- *
- * @example POST a built request
- * ```ts
- * import assert from "node:assert/strict";
- * import { buildRetrieveRequest, type RetrieveRequest } from "@rad69/client";
- * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
- *
- * const study = syntheticStudy({ series: 1, instancesPerSeries: 1 });
- * await using server = await FakeRad69Server.start({ instances: study });
- * const request: RetrieveRequest = buildRetrieveRequest(study, {
- *   url: server.url,
- * });
- * const response = await fetch(server.url, {
- *   method: "POST",
- *   headers: { "content-type": request.contentType },
- *   body: request.body as Uint8Array<ArrayBuffer>,
- * });
- * await response.body?.cancel();
- * assert.equal(response.status, 200);
- * assert.equal(server.requests[0]!.messageId, request.messageId);
- * ```
- */
-export interface RetrieveRequest {
-  /** The HTTP body: the SOAP envelope, or the MTOM package holding it. */
-  readonly body: Uint8Array;
-  /** The HTTP `Content-Type` header value. */
-  readonly contentType: string;
-  /** The `wsa:MessageID` sent. */
-  readonly messageId: string;
-  /** The SOAP envelope as text (the root part, for MTOM). */
-  readonly xml: string;
-}
-
-/** Escapes a value for XML text or a double- or single-quoted attribute. */
-function escapeXml(value: string, where: string): string {
-  if (NOT_XML_CHAR.test(value)) {
-    throw new TypeError(
-      `Cannot build RAD-69 request: ${where} holds a character XML cannot carry`,
-    );
-  }
-  return value.replace(/[&<>"'\t\n\r]/g, (c) => {
-    switch (c) {
-      case "&":
-        return "&amp;";
-      case "<":
-        return "&lt;";
-      case ">":
-        return "&gt;";
-      case '"':
-        return "&quot;";
-      case "'":
-        return "&apos;";
-      default:
-        return `&#${c.charCodeAt(0)};`;
-    }
-  });
-}
-
-/** Checks a free-text value (HomeCommunityId, MessageID) is a non-empty string. */
-function assertText(value: unknown, where: string): asserts value is string {
-  if (typeof value !== "string" || value.trim() === "") {
-    throw new InvalidUidError(
-      String(value),
-      where,
-      "is not a non-empty string",
-    );
-  }
 }
 
 /** One DocumentRequest, resolved. */
@@ -313,24 +319,55 @@ export function buildRetrieveRequest(
   refs: readonly InstanceReference[],
   options: BuildRetrieveRequestOptions,
 ): RetrieveRequest {
-  if (!Array.isArray(refs)) {
-    throw new TypeError(
-      `Cannot build RAD-69 request: expected an array of instance references, got ${typeof refs}`,
-    );
-  }
-  if (refs.length === 0) {
-    throw new TypeError(
-      "Cannot build RAD-69 request: no instance references given",
-    );
-  }
   if (options === null || typeof options !== "object") {
     throw new TypeError("Cannot build RAD-69 request: options are required");
   }
-  const url = options.url;
-  if (typeof url !== "string" || !URL.canParse(url)) {
+  const crossGateway = options.crossGateway ?? false;
+  const what = crossGateway ? "RAD-75 request" : "RAD-69 request";
+  const studies = groupDocumentRequests(refs, options, what);
+  const given = options.transferSyntaxes ?? DEFAULT_TRANSFER_SYNTAXES;
+  const syntaxes = Array.isArray(given) && given.length === 1 &&
+      given[0] === "*"
+    ? AS_STORED_TRANSFER_SYNTAXES
+    : given;
+  if (!Array.isArray(syntaxes) || syntaxes.length === 0) {
     throw new TypeError(
-      `Cannot build RAD-69 request: invalid url "${String(url)}"`,
+      `Cannot build ${what}: transferSyntaxes must list at least one transfer syntax UID`,
     );
+  }
+  syntaxes.forEach((ts, i) => assertUid(ts, `options.transferSyntaxes[${i}]`));
+  return buildSoapRequest({
+    action: crossGateway ? RAD75_ACTION : RAD69_ACTION,
+    url: options.url,
+    body: retrieveBody(studies, syntaxes, what),
+    what,
+    messageId: options.messageId,
+    addressingMustUnderstand: options.addressingMustUnderstand,
+    securityHeader: options.securityHeader,
+    mtom: options.mtom,
+  });
+}
+
+/** DocumentRequests by study, then series, in first-seen order. */
+type StudyRequests = Map<string, Map<string, DocumentRequestEntry[]>>;
+
+/**
+ * Validates every reference and groups the DocumentRequests by study and
+ * series, enforcing the all-or-none HomeCommunityId rule (and, for RAD-75,
+ * "all").
+ */
+function groupDocumentRequests(
+  refs: readonly InstanceReference[],
+  options: BuildRetrieveRequestOptions,
+  what: string,
+): StudyRequests {
+  if (!Array.isArray(refs)) {
+    throw new TypeError(
+      `Cannot build ${what}: expected an array of instance references, got ${typeof refs}`,
+    );
+  }
+  if (refs.length === 0) {
+    throw new TypeError(`Cannot build ${what}: no instance references given`);
   }
   const defaultRepository = options.repositoryUniqueId ??
     DEFAULT_REPOSITORY_UNIQUE_ID;
@@ -339,32 +376,14 @@ export function buildRetrieveRequest(
   if (defaultCommunity !== undefined) {
     assertText(defaultCommunity, "options.homeCommunityId");
   }
-  const syntaxes = options.transferSyntaxes ?? DEFAULT_TRANSFER_SYNTAXES;
-  if (!Array.isArray(syntaxes) || syntaxes.length === 0) {
-    throw new TypeError(
-      "Cannot build RAD-69 request: transferSyntaxes must list at least one transfer syntax UID",
-    );
-  }
-  syntaxes.forEach((ts, i) => assertUid(ts, `options.transferSyntaxes[${i}]`));
-  const messageId = options.messageId ?? `urn:uuid:${crypto.randomUUID()}`;
-  assertText(messageId, "options.messageId");
-  const mustUnderstand = options.addressingMustUnderstand ?? true;
-  if (typeof mustUnderstand !== "boolean") {
-    throw new TypeError(
-      `Cannot build RAD-69 request: addressingMustUnderstand must be a boolean, got ${typeof mustUnderstand}`,
-    );
-  }
-  const mu = mustUnderstand ? ` soap:mustUnderstand="1"` : "";
-
-  // Group by study, then series, in first-seen order.
-  const studies = new Map<string, Map<string, DocumentRequestEntry[]>>();
+  const studies: StudyRequests = new Map();
   let withCommunity: number | undefined;
   let withoutCommunity: number | undefined;
   refs.forEach((ref, i) => {
     const where = `refs[${i}]`;
     if (ref === null || typeof ref !== "object") {
       throw new TypeError(
-        `Cannot build RAD-69 request: ${where} is not an instance reference`,
+        `Cannot build ${what}: ${where} is not an instance reference`,
       );
     }
     assertUid(ref.studyUid, `${where}.studyUid`);
@@ -389,28 +408,32 @@ export function buildRetrieveRequest(
       homeCommunityId,
     });
   });
+  if (withoutCommunity !== undefined && options.crossGateway) {
+    throw new TypeError(
+      `Cannot build ${what}: refs[${withoutCommunity}] (instance "${
+        refs[withoutCommunity]!.instanceUid
+      }") has no homeCommunityId; a cross-gateway retrieve needs one on every DocumentRequest`,
+    );
+  }
   if (withCommunity !== undefined && withoutCommunity !== undefined) {
     const missing = refs[withoutCommunity]!;
     throw new TypeError(
-      `Cannot build RAD-69 request: refs[${withoutCommunity}] (instance "${missing.instanceUid}") has no homeCommunityId while refs[${withCommunity}] has one; ITI-43 requires every DocumentRequest or none to carry one`,
+      `Cannot build ${what}: refs[${withoutCommunity}] (instance "${missing.instanceUid}") has no homeCommunityId while refs[${withCommunity}] has one; ITI-43 requires every DocumentRequest or none to carry one`,
     );
   }
+  return studies;
+}
 
+/** The `RetrieveImagingDocumentSetRequest` element. */
+function retrieveBody(
+  studies: StudyRequests,
+  syntaxes: readonly string[],
+  what: string,
+): string {
   const parts: string[] = [
-    `<?xml version="1.0" encoding="UTF-8"?>`,
-    `<soap:Envelope xmlns:soap="${SOAP12_NS}" xmlns:wsa="${WSA_NS}">`,
-    `<soap:Header>`,
-    `<wsa:Action${mu}>${RAD69_ACTION}</wsa:Action>`,
-    `<wsa:MessageID>${
-      escapeXml(messageId, "options.messageId")
-    }</wsa:MessageID>`,
-    `<wsa:ReplyTo><wsa:Address>${WSA_ANONYMOUS}</wsa:Address></wsa:ReplyTo>`,
-    `<wsa:To${mu}>${escapeXml(url, "options.url")}</wsa:To>`,
-    `</soap:Header>`,
-    `<soap:Body>`,
     `<iherad:RetrieveImagingDocumentSetRequest xmlns:iherad="${IHERAD_NS}" xmlns:xdsb="${XDSB_NS}">`,
   ];
-  // UIDs were validated above: digits and dots only, nothing to escape.
+  // UIDs were validated: digits and dots only, nothing to escape.
   for (const [studyUid, series] of studies) {
     parts.push(`<iherad:StudyRequest studyInstanceUID="${studyUid}">`);
     for (const [seriesUid, docs] of series) {
@@ -420,7 +443,7 @@ export function buildRetrieveRequest(
         if (doc.homeCommunityId !== undefined) {
           parts.push(
             `<xdsb:HomeCommunityId>${
-              escapeXml(doc.homeCommunityId, "homeCommunityId")
+              escapeXmlValue(doc.homeCommunityId, "homeCommunityId", what)
             }</xdsb:HomeCommunityId>`,
           );
         }
@@ -441,38 +464,6 @@ export function buildRetrieveRequest(
   parts.push(
     "</iherad:TransferSyntaxUIDList>",
     "</iherad:RetrieveImagingDocumentSetRequest>",
-    "</soap:Body>",
-    "</soap:Envelope>",
   );
-  const xml = parts.join("");
-  const encoder = new TextEncoder();
-
-  if (!options.mtom) {
-    return {
-      body: encoder.encode(xml),
-      contentType:
-        `application/soap+xml; charset=UTF-8; action="${RAD69_ACTION}"`,
-      messageId,
-      xml,
-    };
-  }
-
-  const id = crypto.randomUUID();
-  const boundary = `MIMEBoundary_${id.replaceAll("-", "")}`;
-  const rootId = `root.${id}@rad69.client`;
-  const head = [
-    `--${boundary}`,
-    `Content-Type: application/xop+xml; charset=UTF-8; type="application/soap+xml"`,
-    "Content-Transfer-Encoding: binary",
-    `Content-ID: <${rootId}>`,
-    "",
-    "",
-  ].join("\r\n");
-  return {
-    body: encoder.encode(`${head}${xml}\r\n--${boundary}--\r\n`),
-    contentType:
-      `multipart/related; type="application/xop+xml"; boundary="${boundary}"; start="<${rootId}>"; start-info="application/soap+xml"; action="${RAD69_ACTION}"`,
-    messageId,
-    xml,
-  };
+  return parts.join("");
 }

@@ -20,6 +20,16 @@ export const WSSE_NS =
 export const XDSI_NS = "urn:ihe:rad:xdsi-b:2009";
 export const XDSB_NS = "urn:ihe:iti:xds-b:2007";
 export const RAD69_ACTION = "urn:ihe:rad:2009:RetrieveImagingDocumentSet";
+export const RAD75_ACTION =
+  "urn:ihe:rad:2011:CrossGatewayRetrieveImagingDocumentSet";
+export const ITI43_ACTION = "urn:ihe:iti:2007:RetrieveDocumentSet";
+export const ITI39_ACTION = "urn:ihe:iti:2007:CrossGatewayRetrieve";
+
+/** The actions whose body is an ITI-43 RetrieveDocumentSetRequest. */
+export const DOCUMENT_SET_ACTIONS: ReadonlySet<string> = new Set([
+  ITI43_ACTION,
+  ITI39_ACTION,
+]);
 
 /** A rejected request, answered with a SOAP 1.2 Fault. */
 export class RequestFault extends Error {
@@ -123,6 +133,8 @@ export interface ParsedRequest {
   action?: string;
   messageId?: string;
   to?: string;
+  /** The `wsse:Security` header element, when one was sent. */
+  security?: XmlElement;
   documents: ParsedDocument[];
   transferSyntaxes: string[];
 }
@@ -250,7 +262,12 @@ function mtomRoot(
 }
 
 /** Requires exactly the given namespace and local name. */
-function expect(el: XmlElement, ns: string, local: string, where: string) {
+export function expect(
+  el: XmlElement,
+  ns: string,
+  local: string,
+  where: string,
+) {
   if (el.ns !== ns || el.local !== local) {
     throw new RequestFault(
       `Expected {${ns}}${local} in ${where}, got {${el.ns}}${el.local}`,
@@ -259,14 +276,14 @@ function expect(el: XmlElement, ns: string, local: string, where: string) {
 }
 
 /** Rejects non-whitespace text directly inside an element. */
-function noText(el: XmlElement, where: string) {
+export function noText(el: XmlElement, where: string) {
   if (el.text.trim() !== "") {
     throw new RequestFault(`Unexpected text inside ${where}`);
   }
 }
 
 /** The trimmed, non-empty text of a leaf element. */
-function leaf(el: XmlElement, where: string): string {
+export function leaf(el: XmlElement, where: string): string {
   if (el.children.length > 0) {
     throw new RequestFault(`Unexpected element inside ${where}`);
   }
@@ -276,7 +293,7 @@ function leaf(el: XmlElement, where: string): string {
 }
 
 /** A required attribute, exact case. */
-function attribute(el: XmlElement, name: string, where: string): string {
+export function attribute(el: XmlElement, name: string, where: string): string {
   const value = el.attrs[name];
   if (value === undefined || value.trim() === "") {
     const wrongCase = Object.keys(el.attrs).find((k) =>
@@ -301,6 +318,22 @@ export interface ParseRequestOptions {
    * headers are otherwise ignored (JAX-WS RI without AddressingFeature).
    */
   readonly processAddressing: boolean;
+  /** The actions this endpoint serves (RAD-69 when absent). */
+  readonly actions?: readonly string[];
+}
+
+/** A request's SOAP envelope, read and checked, before its Body. */
+export interface SoapEnvelopeRequest {
+  mtom: boolean;
+  soapXml: string;
+  /** The action served (the wsa:Action, or the carriers' one). */
+  action: string;
+  messageId?: string;
+  to?: string;
+  /** The `wsse:Security` header element, when one was sent. */
+  security?: XmlElement;
+  /** The one element of the SOAP Body. */
+  body: XmlElement;
 }
 
 /** The reason JAX-WS RI (Metro) gives for a SOAP 1.2 MustUnderstand Fault. */
@@ -308,16 +341,19 @@ export const METRO_MUST_UNDERSTAND_REASON =
   "One or more mandatory SOAP header blocks not understood";
 
 /**
- * Reads and validates a request. Returns the parsed request, or throws a
- * {@linkcode RequestFault}; `partial` receives whatever was read before the
- * failure.
+ * Reads and validates a request's framing, envelope and SOAP headers (the
+ * action among `options.actions`), up to the one element of its Body.
+ * Throws a {@linkcode RequestFault}; `partial` receives whatever was read
+ * before the failure.
  */
-export function parseRequest(
+export function readSoapEnvelope(
   contentType: string | null,
   body: Uint8Array,
   options: ParseRequestOptions,
   partial: Partial<ParsedRequest>,
-): ParsedRequest {
+): SoapEnvelopeRequest {
+  const served = options.actions ?? [RAD69_ACTION];
+  const expectedText = served.join('" or "');
   if (!contentType) {
     throw new RequestFault("Missing Content-Type", "Sender", undefined, 415);
   }
@@ -393,7 +429,9 @@ export function parseRequest(
   // Headers.
   const actions: string[] = [];
   const notUnderstood: string[] = [];
+  let security: XmlElement | undefined;
   for (const h of header ? header.children : []) {
+    if (h.ns === WSSE_NS && h.local === "Security") security ??= h;
     const mu = h.attrs[`{${SOAP12_NS}}mustUnderstand`]?.trim();
     const mandatory = mu === "1" || mu === "true";
     if (h.ns === WSA_NS) {
@@ -417,11 +455,15 @@ export function parseRequest(
       "MustUnderstand",
     );
   }
-  const wrong = carriers.find((c) => c.value.trim() !== RAD69_ACTION);
+  const action = actions[0] ??
+    carriers.find((c) => served.includes(c.value.trim()))?.value.trim() ??
+    carriers[0]?.value.trim() ?? "";
+  const wrong = carriers.find((c) => c.value.trim() !== action);
   if (!options.processAddressing) {
-    if (wrong) {
+    const bad = wrong ?? carriers.find((c) => !served.includes(c.value.trim()));
+    if (bad) {
       throw new RequestFault(
-        `The ${wrong.where} "${wrong.value}" cannot be processed at the receiver (expected "${RAD69_ACTION}")`,
+        `The ${bad.where} "${bad.value}" cannot be processed at the receiver (expected "${expectedText}")`,
       );
     }
   } else {
@@ -439,25 +481,22 @@ export function parseRequest(
         "wsa:InvalidAddressingHeader",
       );
     }
-    if (actions[0] !== RAD69_ACTION) {
+    if (!served.includes(action)) {
       throw new RequestFault(
-        `The action "${
-          actions[0]
-        }" cannot be processed at the receiver (expected "${RAD69_ACTION}")`,
+        `The action "${action}" cannot be processed at the receiver (expected "${expectedText}")`,
         "Sender",
         "wsa:ActionNotSupported",
       );
     }
     if (wrong) {
       throw new RequestFault(
-        `The ${wrong.where} "${wrong.value}" differs from wsa:Action "${RAD69_ACTION}"`,
+        `The ${wrong.where} "${wrong.value}" differs from wsa:Action "${action}"`,
         "Sender",
         "wsa:ActionMismatch",
       );
     }
   }
 
-  // Body.
   noText(bodyEl, "soap:Body");
   const bodyChildren = bodyEl.children;
   if (bodyChildren.length !== 1) {
@@ -465,7 +504,36 @@ export function parseRequest(
       `soap:Body must hold exactly one element, it holds ${bodyChildren.length}`,
     );
   }
-  const request = bodyChildren[0]!;
+  return {
+    mtom,
+    soapXml,
+    action,
+    ...(partial.messageId !== undefined
+      ? { messageId: partial.messageId }
+      : {}),
+    ...(partial.to !== undefined ? { to: partial.to } : {}),
+    ...(security ? { security } : {}),
+    body: bodyChildren[0]!,
+  };
+}
+
+/**
+ * Reads and validates a RAD-69 request. Returns the parsed request, or
+ * throws a {@linkcode RequestFault}; `partial` receives whatever was read
+ * before the failure.
+ */
+export function parseRequest(
+  contentType: string | null,
+  body: Uint8Array,
+  options: ParseRequestOptions,
+  partial: Partial<ParsedRequest>,
+): ParsedRequest {
+  const envelope = readSoapEnvelope(contentType, body, options, partial);
+  const request = envelope.body;
+  if (envelope.security) partial.security = envelope.security;
+  if (DOCUMENT_SET_ACTIONS.has(envelope.action)) {
+    return parsedRequest(envelope, readDocumentSet(request, partial), []);
+  }
   expect(
     request,
     XDSI_NS,
@@ -515,14 +583,24 @@ export function parseRequest(
   if (transferSyntaxes.length === 0) {
     throw new RequestFault("TransferSyntaxUIDList is empty");
   }
+  return parsedRequest(envelope, documents, transferSyntaxes);
+}
+
+/** The parsed request of an envelope and what its Body asked for. */
+function parsedRequest(
+  envelope: SoapEnvelopeRequest,
+  documents: ParsedDocument[],
+  transferSyntaxes: string[],
+): ParsedRequest {
   return {
-    mtom,
-    soapXml,
-    ...(partial.action !== undefined ? { action: partial.action } : {}),
-    ...(partial.messageId !== undefined
-      ? { messageId: partial.messageId }
+    mtom: envelope.mtom,
+    soapXml: envelope.soapXml,
+    action: envelope.action,
+    ...(envelope.messageId !== undefined
+      ? { messageId: envelope.messageId }
       : {}),
-    ...(partial.to !== undefined ? { to: partial.to } : {}),
+    ...(envelope.to !== undefined ? { to: envelope.to } : {}),
+    ...(envelope.security ? { security: envelope.security } : {}),
     documents,
     transferSyntaxes,
   };
@@ -548,32 +626,8 @@ function readStudy(study: XmlElement, out: ParsedDocument[]): void {
     }
     for (const doc of docs) {
       expect(doc, XDSB_NS, "DocumentRequest", "SeriesRequest");
-      noText(doc, "DocumentRequest");
-      const kids = doc.children;
-      let k = 0;
-      let homeCommunityId: string | undefined;
-      if (kids[k]?.local === "HomeCommunityId") {
-        expect(kids[k]!, XDSB_NS, "HomeCommunityId", "DocumentRequest");
-        homeCommunityId = leaf(kids[k]!, "HomeCommunityId");
-        k++;
-      }
-      if (!kids[k]) {
-        throw new RequestFault("DocumentRequest lacks RepositoryUniqueId");
-      }
-      expect(kids[k]!, XDSB_NS, "RepositoryUniqueId", "DocumentRequest");
-      const repositoryUniqueId = leaf(kids[k]!, "RepositoryUniqueId");
-      k++;
-      if (!kids[k]) {
-        throw new RequestFault("DocumentRequest lacks DocumentUniqueId");
-      }
-      expect(kids[k]!, XDSB_NS, "DocumentUniqueId", "DocumentRequest");
-      const documentUniqueId = leaf(kids[k]!, "DocumentUniqueId");
-      k++;
-      if (k < kids.length) {
-        throw new RequestFault(
-          `Unexpected {${kids[k]!.ns}}${kids[k]!.local} in DocumentRequest`,
-        );
-      }
+      const { documentUniqueId, repositoryUniqueId, homeCommunityId } =
+        readDocumentRequest(doc);
       out.push({
         studyUid,
         seriesUid,
@@ -583,4 +637,74 @@ function readStudy(study: XmlElement, out: ParsedDocument[]): void {
       });
     }
   }
+}
+
+/** One xds-b DocumentRequest's ids. */
+export interface DocumentRequestIds {
+  documentUniqueId: string;
+  repositoryUniqueId: string;
+  homeCommunityId?: string;
+}
+
+/**
+ * Reads the children of one xds-b DocumentRequest (HomeCommunityId?,
+ * RepositoryUniqueId, DocumentUniqueId, in this order): the element of
+ * RAD-69, RAD-75, ITI-43 and ITI-39 requests.
+ */
+export function readDocumentRequest(doc: XmlElement): DocumentRequestIds {
+  noText(doc, "DocumentRequest");
+  const kids = doc.children;
+  let k = 0;
+  let homeCommunityId: string | undefined;
+  if (kids[k]?.local === "HomeCommunityId") {
+    expect(kids[k]!, XDSB_NS, "HomeCommunityId", "DocumentRequest");
+    homeCommunityId = leaf(kids[k]!, "HomeCommunityId");
+    k++;
+  }
+  if (!kids[k]) {
+    throw new RequestFault("DocumentRequest lacks RepositoryUniqueId");
+  }
+  expect(kids[k]!, XDSB_NS, "RepositoryUniqueId", "DocumentRequest");
+  const repositoryUniqueId = leaf(kids[k]!, "RepositoryUniqueId");
+  k++;
+  if (!kids[k]) {
+    throw new RequestFault("DocumentRequest lacks DocumentUniqueId");
+  }
+  expect(kids[k]!, XDSB_NS, "DocumentUniqueId", "DocumentRequest");
+  const documentUniqueId = leaf(kids[k]!, "DocumentUniqueId");
+  k++;
+  if (k < kids.length) {
+    throw new RequestFault(
+      `Unexpected {${kids[k]!.ns}}${kids[k]!.local} in DocumentRequest`,
+    );
+  }
+  return {
+    documentUniqueId,
+    repositoryUniqueId,
+    ...(homeCommunityId !== undefined ? { homeCommunityId } : {}),
+  };
+}
+
+/** Reads an ITI-43/ITI-39 RetrieveDocumentSetRequest (no study, series). */
+function readDocumentSet(
+  request: XmlElement,
+  partial: Partial<ParsedRequest>,
+): ParsedDocument[] {
+  expect(request, XDSB_NS, "RetrieveDocumentSetRequest", "soap:Body");
+  noText(request, "RetrieveDocumentSetRequest");
+  const documents: ParsedDocument[] = [];
+  partial.documents = documents;
+  partial.transferSyntaxes = [];
+  for (const doc of request.children) {
+    expect(doc, XDSB_NS, "DocumentRequest", "RetrieveDocumentSetRequest");
+    documents.push({
+      studyUid: "",
+      seriesUid: "",
+      ...readDocumentRequest(doc),
+    });
+  }
+  if (documents.length === 0) {
+    throw new RequestFault("RetrieveDocumentSetRequest has no DocumentRequest");
+  }
+  return documents;
 }

@@ -4,7 +4,8 @@
  * in the framing of real servers (dcm4chee-arc/CXF, Vitrea, NIST, Axis2,
  * WCF, dicomtrolley's form-data mock, inline base64) and injects faults
  * ({@linkcode FaultPlan}); and builders of valid DICOM Part-10 instances
- * ({@linkcode buildDicomInstance}, {@linkcode syntheticStudy}).
+ * ({@linkcode buildDicomInstance}, {@linkcode syntheticStudy}) and of KOS
+ * manifests ({@linkcode buildKos}).
  *
  * @example Test a client against a fake dcm4chee-arc
  * ```ts
@@ -36,3 +37,4 @@
 
 export * from "./fake_server.ts";
 export * from "./dicom_builder.ts";
+export * from "./kos_builder.ts";
