@@ -170,7 +170,8 @@ async function main(): Promise<void> {
   // Each run of the latency group takes seconds: a few are enough.
   benchGroup(latencyGroup, slow, { n: 3, warmup: 1 }, [
     ["concurrency 1 (single-threaded)", { concurrency: 1 }],
-    ["concurrency 4, workers", { concurrency: 4 }],
+    ["concurrency 4 (default workers setting)", { concurrency: 4 }],
+    ["concurrency 4, workers: true", { concurrency: 4, workers: true }],
     ["concurrency 4, workers only (no warm start)", {
       concurrency: 4,
       workersOnly: true,
@@ -179,8 +180,9 @@ async function main(): Promise<void> {
   ]);
   benchGroup(fastGroup, fast, { n: 10, warmup: 2 }, [
     ["concurrency 1 (single-threaded)", { concurrency: 1 }],
-    ["concurrency 2, workers", { concurrency: 2 }],
-    ["concurrency 4, workers", { concurrency: 4 }],
+    ["concurrency 2 (default workers setting)", { concurrency: 2 }],
+    ["concurrency 4 (default workers setting)", { concurrency: 4 }],
+    ["concurrency 4, workers: true", { concurrency: 4, workers: true }],
     ["concurrency 2, workers only (no warm start)", {
       concurrency: 2,
       workersOnly: true,

@@ -8,6 +8,12 @@
  * Environment: RSS_GIB (default 2) sets the size, RSS_CONCURRENCY (default
  * "1,4") the client concurrencies measured, RSS_DATA the folder of generated
  * instances (default `<tmp>/rad69-rss-data-<GiB>`, kept between runs).
+ * RSS_SINGLE_MIB=N instead downloads one instance of N MiB (up to 4095:
+ * a DICOM element length is 32-bit), whose file is written in pieces, never
+ * held whole; its bound is then 64 MiB (the instance is not held).
+ *
+ * Bounds: 64 MiB + largest instance at concurrency 1, 64 MiB +
+ * concurrency × largest above (issue 10).
  *
  * Three processes: this one generates the instances on disk once and
  * reports; a fake server process (bench/_bench_server.ts) serves them from
@@ -64,6 +70,56 @@ function sizes(total: number): number[] {
     sum += size;
   }
   return out;
+}
+
+/**
+ * Generates one instance of `mib` MiB (once) and returns the folder: the
+ * head of a small synthetic instance whose Pixel Data length is patched,
+ * then the pixel bytes written in 4 MiB pieces.
+ */
+async function generateSingle(mib: number): Promise<string> {
+  const dir = join(Deno.env.get("TMPDIR") ?? "/tmp", `rad69-rss-single-${mib}`);
+  try {
+    await Deno.stat(join(dir, "refs.json"));
+    return dir;
+  } catch {
+    // Not generated yet.
+  }
+  await Deno.mkdir(dir, { recursive: true });
+  const studyUid = ROOT_UID;
+  const seriesUid = `${studyUid}.1`;
+  const instanceUid = `${seriesUid}.1`;
+  const pixels = Math.min(mib * MIB, 0xfffffffe - 4096) & ~1;
+  const small = buildDicomInstance({
+    studyUid,
+    seriesUid,
+    instanceUid,
+    pixelBytes: 16,
+  });
+  // Explicit VR Little Endian (7FE0,0010) OB/OW: tag, VR, 2 reserved, length.
+  const head = small.slice(0, small.length - 16);
+  const at = head.length - 12;
+  if (head[at] !== 0xe0 || head[at + 1] !== 0x7f || head[at + 2] !== 0x10) {
+    throw new Error("Pixel Data is not the last element of the instance");
+  }
+  new DataView(head.buffer).setUint32(at + 8, pixels, true);
+  using file = await Deno.open(join(dir, `${instanceUid}.dcm`), {
+    write: true,
+    create: true,
+    truncate: true,
+  });
+  await file.write(head);
+  const piece = new Uint8Array(4 * MIB);
+  for (let i = 0; i < piece.length; i++) piece[i] = (i * 7 + (i >> 12)) & 0xff;
+  for (let left = pixels; left > 0; left -= piece.length) {
+    await file.write(piece.subarray(0, Math.min(left, piece.length)));
+  }
+  const bytes = head.length + pixels;
+  await Deno.writeTextFile(
+    join(dir, "refs.json"),
+    JSON.stringify({ refs: [{ studyUid, seriesUid, instanceUid }], bytes }),
+  );
+  return dir;
 }
 
 /** Generates the instances (once) and returns the folder. */
@@ -138,9 +194,12 @@ async function client(url: string, out: string, concurrency: number) {
     concurrency,
   };
   using c = new Rad69Client(options);
-  // Warm up: load and compile everything on a small download first.
-  await c.download(refs.slice(0, 2), join(out, "warmup"));
-  await Deno.remove(join(out, "warmup"), { recursive: true });
+  // Warm up: load and compile everything on a small download first (not
+  // with one single instance: that would be the download itself).
+  if (refs.length > 1) {
+    await c.download(refs.slice(0, 2), join(out, "warmup"));
+    await Deno.remove(join(out, "warmup"), { recursive: true });
+  }
   const baselineRss = Deno.memoryUsage().rss;
   let peak = baselineRss;
   const timer = setInterval(() => {
@@ -172,12 +231,16 @@ async function client(url: string, out: string, concurrency: number) {
 async function main(): Promise<number> {
   const gib = Number(env("RSS_GIB", "2"));
   const concurrencies = env("RSS_CONCURRENCY", "1,4").split(",").map(Number);
-  const data = await generate(gib);
+  const single = Number(env("RSS_SINGLE_MIB", "0"));
+  const data = single > 0 ? await generateSingle(single) : await generate(gib);
   const { refs, bytes } = JSON.parse(
     await Deno.readTextFile(join(data, "refs.json")),
   ) as { refs: InstanceReference[]; bytes: number };
-  const largest = Math.max(...sizes(gib * 1024 * MIB)) + 4096;
-  const bound = 64 * MIB + largest;
+  const largest = single > 0
+    ? bytes
+    : Math.max(...sizes(gib * 1024 * MIB)) + 4096;
+  const boundAt = (concurrency: number) =>
+    single > 0 ? 64 * MIB : 64 * MIB + concurrency * largest;
   await using server = await startServerProcess([
     "--directory",
     data,
@@ -187,9 +250,13 @@ async function main(): Promise<number> {
   const fmt = (n: number) => `${(n / MIB).toFixed(1)} MiB`;
   // deno-lint-ignore no-console
   console.log(
-    `${refs.length} instances, ${
-      fmt(bytes)
-    } (512 KiB – 8 MiB each); bound: 64 MiB + largest instance = ${fmt(bound)}`,
+    single > 0
+      ? `1 instance of ${fmt(bytes)}; bound: 64 MiB (not held in memory)`
+      : `${refs.length} instances, ${
+        fmt(bytes)
+      } (512 KiB – 8 MiB each); bound: 64 MiB + concurrency × largest (${
+        fmt(largest)
+      })`,
   );
   let ok = true;
   for (const concurrency of concurrencies) {
@@ -218,6 +285,7 @@ async function main(): Promise<number> {
       const result = JSON.parse(
         new TextDecoder().decode(child.stdout),
       ) as ClientResult;
+      const bound = boundAt(concurrency);
       const peak = Math.max(result.peakRssSampled, result.vmHwm ?? 0);
       const growth = peak - result.baselineRss;
       const pass = growth <= bound && result.delivered === refs.length;

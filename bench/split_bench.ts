@@ -34,7 +34,10 @@ import {
   MultipartParser as RemixParser,
 } from "npm:@remix-run/multipart-parser@0.16.3";
 import { MultipartParser } from "../src/multipart/multipart_parser.ts";
-import { MultipartSplitter } from "../src/multipart/multipart_splitter.ts";
+import {
+  MultipartEventSplitter,
+  MultipartSplitter,
+} from "../src/multipart/multipart_splitter.ts";
 
 const MIB = 1 << 20;
 /** `gc()` when run with `--v8-flags=--expose-gc`. */
@@ -135,10 +138,11 @@ function buildBody(
 }
 
 /** The 5 MiB chunks of a body (views). */
-function chunksOf(body: Uint8Array): Uint8Array[] {
+function chunksOf(body: Uint8Array, size = CHUNK): Uint8Array[] {
   const out: Uint8Array[] = [];
-  for (let at = 0; at < body.length; at += CHUNK) {
-    out.push(body.subarray(at, at + CHUNK));
+  for (let at = 0; at < body.length; at += size) {
+    // Owned chunks, as a fetch body gives them.
+    out.push(body.slice(at, at + size));
   }
   return out;
 }
@@ -180,6 +184,63 @@ async function splitStream(chunks: Uint8Array[]): Promise<number[]> {
   return [count, bytes];
 }
 
+/** The event stream, as the client reads an answer: pieces, not parts. */
+async function splitEvents(chunks: Uint8Array[]): Promise<number[]> {
+  let count = 0;
+  let bytes = 0;
+  const events = ReadableStream.from(chunks).pipeThrough(
+    new MultipartEventSplitter(BOUNDARY, { engine: "wasm" }),
+  );
+  for await (const event of events) {
+    if (event.kind === "body") bytes += event.bytes.length;
+    else if (event.kind === "end") count++;
+  }
+  return [count, bytes];
+}
+
+/** The same pieces from a hand loop over the parser (no stream). */
+function splitPieces(chunks: Uint8Array[]): number[] {
+  using parser = new MultipartParser(BOUNDARY, { engine: "wasm" });
+  let count = 0;
+  let bytes = 0;
+  const handler = {
+    head: () => {},
+    body: (piece: Uint8Array) => bytes += piece.length,
+    end: () => count++,
+  };
+  for (const chunk of chunks) parser.pushPieces(chunk, handler, true);
+  parser.finish();
+  return [count, bytes];
+}
+
+/**
+ * The hand loop the client had before (issue 10): reads gathered into one
+ * reused 1 MiB buffer up to 512 KiB (a BYOB reader's copy), pushed to the
+ * parser, each part sliced whole out of the window.
+ */
+function splitBatched(chunks: Uint8Array[]): number[] {
+  using parser = new MultipartParser(BOUNDARY, { engine: "wasm" });
+  const batch = new Uint8Array(MIB);
+  let filled = 0;
+  let count = 0;
+  let bytes = 0;
+  const onPart = (part: { body: Uint8Array }) => {
+    count++;
+    bytes += part.body.length;
+  };
+  for (const chunk of chunks) {
+    batch.set(chunk, filled);
+    filled += chunk.length;
+    if (filled >= 512 * 1024) {
+      parser.push(batch.subarray(0, filled), onPart);
+      filled = 0;
+    }
+  }
+  if (filled > 0) parser.push(batch.subarray(0, filled), onPart);
+  parser.finish();
+  return [count, bytes];
+}
+
 function splitRemix(chunks: Uint8Array[], copyChunks = false): number[] {
   const parser = new RemixParser(BOUNDARY, {
     maxHeaderSize: 16384,
@@ -204,10 +265,12 @@ function splitRemix(chunks: Uint8Array[], copyChunks = false): number[] {
 function register(
   group: string,
   fill: (out: Uint8Array, seed: number) => void,
+  chunkSize = CHUNK,
 ): void {
   const count = Math.max(1, Math.floor(bodySize() / PART));
   const { body, offsets } = buildBody(count, fill);
-  const chunks = chunksOf(body);
+  const chunks = chunksOf(body, chunkSize);
+  if (chunkSize !== CHUNK) return registerPath(group, body, chunks, count);
   const label = `${Math.round(body.length / MIB)} MiB`;
   const dst = new Uint8Array(body.length);
   // Check every contender once before timing.
@@ -264,7 +327,64 @@ function register(
   });
 }
 
+/**
+ * Group 4: the client's path, in the 64 KiB chunks a fetch body gives: the
+ * event stream it reads every answer through, against the same parser
+ * driven by hand (pieces, no stream) and the hand loop it had before.
+ */
+function registerPath(
+  group: string,
+  body: Uint8Array,
+  chunks: Uint8Array[],
+  count: number,
+): void {
+  const label = `${Math.round(body.length / MIB)} MiB`;
+  const dst = new Uint8Array(body.length);
+  const bench = (
+    name: string,
+    fn: () => void | Promise<void>,
+    baseline = false,
+  ) =>
+    Deno.bench({
+      name: `${name}, ${label}`,
+      group,
+      baseline,
+      n: 10,
+      warmup: 2,
+      async fn(b): Promise<void> {
+        gc?.();
+        b.start();
+        await fn();
+        b.end();
+      },
+    });
+  bench("copy: Uint8Array.set of the chunks", () => {
+    let at = 0;
+    for (const chunk of chunks) {
+      dst.set(chunk, at);
+      at += chunk.length;
+    }
+  }, true);
+  bench("hand loop before: 512 KiB batches, whole parts (push)", () => {
+    check("batched", ...splitBatched(chunks) as [number, number], count);
+  });
+  bench("hand loop: pushPieces per chunk (no stream)", () => {
+    check("pieces", ...splitPieces(chunks) as [number, number], count);
+  });
+  bench("MultipartEventSplitter stream (the client's path)", async () => {
+    check("events", ...(await splitEvents(chunks)) as [number, number], count);
+  });
+  bench("MultipartSplitter stream (whole parts)", async () => {
+    check("stream", ...(await splitStream(chunks)) as [number, number], count);
+  });
+}
+
 register("2: split, 12-bit pixel parts of 512 KiB, 5 MiB chunks", pixelPayload);
+register(
+  "4: the client's path, 12-bit pixel parts of 512 KiB, 64 KiB chunks",
+  pixelPayload,
+  64 * 1024,
+);
 register(
   "3: split, near-miss delimiters (prefixes of 4..44 bytes), 5 MiB chunks",
   nearMissPayload,
