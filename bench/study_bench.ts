@@ -12,7 +12,7 @@
  *   one raw request for everything.
  *
  * Runs are interleaved (every contender once per round), medians reported
- * with every run's time. With `--root DIR`, a second checkout (e.g. the
+ * with every run's time; dirty pages are flushed (`sync`) before each run. With `--root DIR`, a second checkout (e.g. the
  * commit before a change) is measured in the same rounds, so before/after
  * figures come from one run on one machine.
  *
@@ -228,9 +228,18 @@ const contenders: Contender[] = [
 ].filter((c) => !values.only || c.name.includes(values.only));
 if (!hasCurl) console.error("curl not found: its rows are skipped");
 
+/**
+ * Flushes dirty pages before each run (outside the timing), so that no
+ * contender pays for the writeback of the files the one before it wrote.
+ */
+async function flushDisk(): Promise<void> {
+  await new Deno.Command("sync").output().catch(() => {});
+}
+
 const times = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
 for (let round = 0; round < rounds + 1; round++) {
   for (const c of contenders) {
+    await flushDisk();
     const start = performance.now();
     const bytes = await c.run();
     const ms = performance.now() - start;

@@ -211,33 +211,31 @@ export interface Rad69ClientOptions extends ResponseLimits {
    */
   engine?: ScanEngineKind;
   /**
-   * How many requests (series or bins) run at once. Above 1, requests run
-   * in Web Workers (fetch, multipart split and DICOM decode off the main
-   * thread; bytes come back transferred, not copied), or on the main thread
-   * when `workers` is `false` or a custom `fetch` or `client` is given. The
-   * first requests start on the main thread while the workers load (50 to
-   * 150 ms; a call that fits in one wave of requests creates no worker).
-   * Up to this many requests go out as soon as iteration starts; accounting
-   * stays per instance, and a failed request (or a crashed worker) fails its
-   * own instances only. From workers, `onBytes` gets batched counts, and
-   * `instance.dataset` is parsed on first access.
+   * How many requests (series or bins) run at once. Above 1, they run as
+   * concurrent exchanges on the main thread, or in Web Workers as `workers`
+   * says (fetch, multipart split and DICOM decode off the main thread;
+   * bytes come back transferred, not copied). Up to this many requests go
+   * out as soon as iteration starts; accounting stays per instance, and a
+   * failed request (or a crashed worker) fails its own instances only. From
+   * workers, `onBytes` gets batched counts, and `instance.dataset` is parsed
+   * on first access.
    *
    * @default {1}
    */
   concurrency?: number;
   /**
-   * With `concurrency` > 1, where the requests run. Left out (the default):
-   * in Web Workers, started in the background while a logical core is free
-   * (the first requests, and all of them while the CPU is busy, run on the
-   * main thread meanwhile), so workers are used where they help and never
-   * take CPU a busy small machine does not have. `true`: in Web Workers
-   * always. `false`: concurrent exchanges on the main thread. `"auto"`:
-   * workers only on machines with at least 4 logical cores. A custom `fetch`
-   * or `client` cannot be sent to a worker: the requests then run on the
-   * main thread (logged at debug level). Give `tls` instead of `client` to
-   * keep workers.
+   * With `concurrency` > 1, where the requests run. Left out (the default)
+   * or `"auto"`: on the main thread, plus Web Workers on machines with at
+   * least 4 logical cores, started in the background while a logical core
+   * is idle (the first requests run on the main thread meanwhile; a call
+   * that fits in one wave creates none). On a smaller machine a worker only
+   * takes CPU from the main thread and the server (bench/README.md, §5).
+   * `true`: in Web Workers always. `false`: never. A custom `fetch` or
+   * `client`, a log-in hook, `retrieveTo()` and `download()` keep the
+   * requests on the main thread (a function or resource cannot be sent to
+   * a worker). Give `tls` instead of `client` to keep workers.
    *
-   * @default {undefined: workers when a core is free}
+   * @default {undefined: workers on 4+ cores while a core is free}
    */
   workers?: boolean | "auto";
   /**

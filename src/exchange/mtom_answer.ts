@@ -102,15 +102,19 @@ class PartMatcher<Ref, Delivered> {
     return isRootPart(this.start, headers, index);
   }
 
-  /** Handles one event of the splitter. */
-  async on(event: MultipartEvent): Promise<void> {
+  /**
+   * Handles one event of the splitter; a promise only when a sink's write
+   * or close is asynchronous (body pieces of synchronous sinks, the common
+   * case, cost no promise).
+   */
+  on(event: MultipartEvent): void | Promise<void> {
     switch (event.kind) {
       case "head":
-        return await this.#onHead(event.head);
+        return this.#onHead(event.head);
       case "body":
-        return await this.#onBody(event.bytes);
+        return this.#onBody(event.bytes);
       case "end":
-        return await this.#onEnd(event.size);
+        return this.#onEnd(event.size);
     }
   }
 
@@ -160,25 +164,61 @@ class PartMatcher<Ref, Delivered> {
     this.#part = { kind: "stream", open };
   }
 
-  async #onBody(bytes: Uint8Array): Promise<void> {
+  #onBody(bytes: Uint8Array): void | Promise<void> {
     const part = this.#part;
     if (part.kind === "whole") {
       part.pieces.push(bytes);
       return;
     }
     if (part.kind !== "stream") return;
-    for (let i = 0; i < part.open.length; i++) {
-      const { ref, sink } = part.open[i]!;
+    const open = part.open;
+    for (let i = 0; i < open.length; i++) {
+      let wrote: void | Promise<void>;
       try {
-        const wrote = sink.write(bytes);
-        if (wrote) await wrote;
+        wrote = open[i]!.sink.write(bytes);
       } catch (error) {
-        await sink.abort();
-        if (!(error instanceof Rad69Error)) throw new SinkError(error);
-        part.open.splice(i--, 1);
-        this.#fail(ref, error);
+        return this.#writeFailed(open, i, error, bytes);
+      }
+      if (wrote) {
+        return wrote.then(
+          () => this.#writeRest(open, i + 1, bytes),
+          (error) => this.#writeFailed(open, i, error, bytes),
+        );
       }
     }
+  }
+
+  /** The rest of the writes of a piece, after an asynchronous one. */
+  async #writeRest(
+    open: OpenDocument<Ref, Delivered>[],
+    from: number,
+    bytes: Uint8Array,
+  ): Promise<void> {
+    for (let i = from; i < open.length; i++) {
+      try {
+        await open[i]!.sink.write(bytes);
+      } catch (error) {
+        return await this.#writeFailed(open, i, error, bytes);
+      }
+    }
+  }
+
+  /**
+   * A sink's write failed: a Rad69Error fails its document only (the
+   * others still get the piece), anything else stops the exchange.
+   */
+  async #writeFailed(
+    open: OpenDocument<Ref, Delivered>[],
+    at: number,
+    error: unknown,
+    bytes: Uint8Array,
+  ): Promise<void> {
+    const { ref, sink } = open[at]!;
+    await sink.abort();
+    if (!(error instanceof Rad69Error)) throw new SinkError(error);
+    open.splice(at, 1);
+    this.#fail(ref, error);
+    await this.#writeRest(open, at, bytes);
   }
 
   async #onEnd(size: number): Promise<void> {
@@ -345,8 +385,9 @@ export async function* readMultipartAnswer<Ref, Delivered>(
     for (;;) {
       let next: ReadableStreamReadResult<MultipartEvent>;
       try {
-        next = await watchdog.read(events.read());
-      } catch (error) {
+        next = await events.read();
+      } catch (cause) {
+        const error = watchdog.transportError(cause);
         if (error instanceof TruncatedResponseError) {
           yield* truncated(error, matcher, refs);
           return;
@@ -364,7 +405,8 @@ export async function* readMultipartAnswer<Ref, Delivered>(
           : error;
       }
       if (next.done) break;
-      await matcher.on(next.value);
+      const handled = matcher.on(next.value);
+      if (handled) await handled;
       if (matcher.ready.length > 0) {
         // The consumer's pace is not the server's: no idle timeout meanwhile.
         watchdog.pause();
