@@ -89,7 +89,8 @@ async function generateSingle(mib: number): Promise<string> {
   const studyUid = ROOT_UID;
   const seriesUid = `${studyUid}.1`;
   const instanceUid = `${seriesUid}.1`;
-  const pixels = Math.min(mib * MIB, 0xfffffffe - 4096) & ~1;
+  const most = Math.min(mib * MIB, 0xfffffffe - 4096);
+  const pixels = most - (most % 2);
   const small = buildDicomInstance({
     studyUid,
     seriesUid,

@@ -12,7 +12,6 @@
 
 import dicomParser from "dicom-parser";
 import { dirname, join } from "node:path";
-import { concatBytes } from "../_bytes.ts";
 import { parsePart10 } from "../dicom.ts";
 import { InvalidDicomError, SopInstanceMismatchError } from "../errors.ts";
 import type {
@@ -41,8 +40,10 @@ export interface PartWritersOptions {
   fsync?: boolean;
 }
 
-/** The head sizes tried to find the SOP Instance UID, in turn. */
-const HEAD_STEPS = [64 * 1024, 1024 * 1024];
+/** The head kept in memory to find the SOP Instance UID. */
+const HEAD_BYTES = 64 * 1024;
+/** How far into the file the UID is looked for when the head is short. */
+const MAX_HEAD_BYTES = 1024 * 1024;
 const DICM = [0x44, 0x49, 0x43, 0x4d];
 
 /** A random lowercase hex string of `bytes` bytes. */
@@ -108,6 +109,8 @@ export class PartWriters {
   readonly #paths: ReadonlyMap<string, string>;
   readonly #fsync: boolean;
   readonly #made = new Set<string>();
+  /** Head buffers of closed sinks, reused (no fresh pages per instance). */
+  readonly #heads: Uint8Array[] = [];
 
   /**
    * @param paths The final path of each instance, by SOP Instance UID.
@@ -148,8 +151,13 @@ export class PartWriters {
     try {
       // Synchronous, like the writes: an async open costs a thread hop
       // that, with requests in flight, took longer than the open itself.
-      const file = Deno.openSync(temp, { write: true, createNew: true });
-      return new FileSink(this, file, temp, path, ref, doc, this.#fsync);
+      const file = Deno.openSync(temp, {
+        read: true,
+        write: true,
+        createNew: true,
+      });
+      const head = this.#heads.pop() ?? new Uint8Array(HEAD_BYTES);
+      return new FileSink(this, file, temp, path, ref, doc, head, this.#fsync);
     } catch (error) {
       this.inFlight.delete(temp);
       throw error;
@@ -182,14 +190,28 @@ export class PartWriters {
     this.inFlight.delete(temp);
   }
 
+  /**
+   * Takes back the head buffer of a closed sink.
+   *
+   * @param head The buffer.
+   */
+  recycle(head: Uint8Array): void {
+    if (this.#heads.length < 16) this.#heads.push(head);
+  }
+
   /** Removes every temporary file not renamed. */
   async discardAll(): Promise<void> {
     for (const temp of [...this.inFlight]) await this.discard(temp);
   }
 }
 
-/** The sink of one instance: its temporary file. */
+/**
+ * The sink of one instance: its temporary file. It keeps no piece: each is
+ * written before `write` returns and the head is copied, so the exchange
+ * may free a chunk's buffer at once (`copies`).
+ */
 class FileSink implements DocumentSink<StagedFile> {
+  readonly copies = true;
   readonly #writers: PartWriters;
   readonly #file: Deno.FsFile;
   readonly #temp: string;
@@ -197,9 +219,8 @@ class FileSink implements DocumentSink<StagedFile> {
   readonly #ref: InstanceReference;
   readonly #doc: DocumentResponse;
   readonly #fsync: boolean;
-  /** The first pieces, until they hold the largest head tried. */
-  #head: Uint8Array[] = [];
-  #headSize = 0;
+  /** A copy of the first bytes, for the head check. */
+  readonly #head: Uint8Array;
   #size = 0;
   #closed = false;
 
@@ -210,6 +231,7 @@ class FileSink implements DocumentSink<StagedFile> {
     path: string,
     ref: InstanceReference,
     doc: DocumentResponse,
+    head: Uint8Array,
     fsync: boolean,
   ) {
     this.#writers = writers;
@@ -218,13 +240,14 @@ class FileSink implements DocumentSink<StagedFile> {
     this.#path = path;
     this.#ref = ref;
     this.#doc = doc;
+    this.#head = head;
     this.#fsync = fsync;
   }
 
   write(bytes: Uint8Array): void {
-    if (this.#headSize < HEAD_STEPS.at(-1)!) {
-      this.#head.push(bytes);
-      this.#headSize += bytes.length;
+    if (this.#size < HEAD_BYTES) {
+      const take = Math.min(bytes.length, HEAD_BYTES - this.#size);
+      this.#head.set(bytes.subarray(0, take), this.#size);
     }
     for (let at = 0; at < bytes.length;) {
       at += this.#file.writeSync(bytes.subarray(at));
@@ -233,8 +256,11 @@ class FileSink implements DocumentSink<StagedFile> {
   }
 
   async close(warnings: readonly RegistryError[]): Promise<StagedFile> {
-    this.#check();
-    this.#head = [];
+    try {
+      this.#check();
+    } finally {
+      this.#writers.recycle(this.#head);
+    }
     if (this.#fsync) await this.#file.sync();
     this.#closeFile();
     return {
@@ -246,7 +272,6 @@ class FileSink implements DocumentSink<StagedFile> {
   }
 
   async abort(): Promise<void> {
-    this.#head = [];
     this.#closeFile();
     await this.#writers.discard(this.#temp);
   }
@@ -261,14 +286,24 @@ class FileSink implements DocumentSink<StagedFile> {
     }
   }
 
+  /** Reads back up to MAX_HEAD_BYTES of the file (for a long head). */
+  #readBack(): Uint8Array {
+    const head = new Uint8Array(Math.min(this.#size, MAX_HEAD_BYTES));
+    this.#file.seekSync(0, Deno.SeekMode.Start);
+    let got = 0;
+    while (got < head.length) {
+      const n = this.#file.readSync(head.subarray(got));
+      if (n === null) break;
+      got += n;
+    }
+    return head.subarray(0, got);
+  }
+
   /** Checks the DICM prefix and the SOP Instance UID in the head. */
   #check(): void {
     const uid = this.#doc.documentUniqueId;
     const options = { instance: this.#ref };
-    const first = this.#head[0];
-    let head = first && first.length >= HEAD_STEPS[0]!
-      ? first
-      : concatBytes(this.#head, Math.min(this.#headSize, HEAD_STEPS[0]!));
+    let head = this.#head.subarray(0, Math.min(this.#size, HEAD_BYTES));
     if (head.length < 132) {
       throw new InvalidDicomError(
         uid,
@@ -285,8 +320,8 @@ class FileSink implements DocumentSink<StagedFile> {
       );
     }
     let sop = headSopInstanceUid(head);
-    if (sop === undefined && this.#headSize > head.length) {
-      head = concatBytes(this.#head, this.#headSize);
+    if (sop === undefined && this.#size > head.length) {
+      head = this.#readBack();
       sop = headSopInstanceUid(head);
     }
     if (sop === undefined) {

@@ -83,6 +83,11 @@ class PartMatcher<Ref, Delivered> {
   #sawContentId = false;
   #warnings: RegistryError[] = [];
   #part: CurrentPart<Ref, Delivered> = { kind: "skip" };
+  /** The buffer of the last body piece, and whether anything keeps it. */
+  #lastBuffer: ArrayBufferLike | undefined;
+  #kept = false;
+  /** Buffers that are exactly one input chunk (safe to free). */
+  readonly #chunkBuffers = new WeakSet<ArrayBufferLike>();
 
   constructor(
     readonly transaction: Transaction<Ref, Delivered>,
@@ -164,14 +169,56 @@ class PartMatcher<Ref, Delivered> {
     this.#part = { kind: "stream", open };
   }
 
+  /**
+   * Frees the buffer of the pieces before, once a piece of another buffer
+   * comes (every piece of a chunk is handed out before the next chunk's),
+   * when no part or sink kept any of them: left to the garbage collector,
+   * tens of MiB of written chunks would linger.
+   */
+  #noteBuffer(bytes: Uint8Array, kept: boolean): void {
+    const buffer = bytes.buffer;
+    if (buffer !== this.#lastBuffer) {
+      this.releaseBuffer();
+      this.#lastBuffer = buffer;
+    }
+    if (kept) this.#kept = true;
+  }
+
+  /** Notes an input chunk: its buffer may be freed once written. */
+  noteChunk(chunk: Uint8Array): void {
+    const buffer = chunk.buffer;
+    if (chunk.byteOffset === 0 && chunk.byteLength === buffer.byteLength) {
+      this.#chunkBuffers.add(buffer);
+    }
+  }
+
+  /** Frees the last buffer seen, unless it was kept. */
+  releaseBuffer(): void {
+    const buffer = this.#lastBuffer as
+      | (ArrayBuffer & { transfer?: (length: number) => ArrayBuffer })
+      | undefined;
+    const kept = this.#kept;
+    this.#lastBuffer = undefined;
+    this.#kept = false;
+    if (kept || !buffer || !this.#chunkBuffers.has(buffer)) return;
+    if (typeof buffer.transfer !== "function") return;
+    try {
+      if (!(buffer as { detached?: boolean }).detached) buffer.transfer(0);
+    } catch {
+      // Not transferable: the garbage collector frees it.
+    }
+  }
+
   #onBody(bytes: Uint8Array): void | Promise<void> {
     const part = this.#part;
     if (part.kind === "whole") {
+      this.#noteBuffer(bytes, true);
       part.pieces.push(bytes);
       return;
     }
-    if (part.kind !== "stream") return;
+    if (part.kind !== "stream") return this.#noteBuffer(bytes, false);
     const open = part.open;
+    this.#noteBuffer(bytes, open.some(({ sink }) => sink.copies !== true));
     for (let i = 0; i < open.length; i++) {
       let wrote: void | Promise<void>;
       try {
@@ -373,7 +420,10 @@ export async function* readMultipartAnswer<Ref, Delivered>(
         ? Math.min(s.maxRootPartSize, s.maxPartSize)
         : s.maxPartSize;
     },
-    onChunk: (chunk) => watchdog.progress(chunk.length),
+    onChunk: (chunk) => {
+      matcher.noteChunk(chunk);
+      watchdog.progress(chunk.length);
+    },
   });
   if (!response.body) {
     throw new TruncatedResponseError(
@@ -418,6 +468,7 @@ export async function* readMultipartAnswer<Ref, Delivered>(
   } finally {
     watchdog.pause();
     await matcher.abortOpen();
+    matcher.releaseBuffer();
     await events.cancel().catch(() => {});
   }
   if (matcher.root === undefined) {

@@ -35,6 +35,12 @@ export interface RequestExtras {
  * @typeParam Delivered What a delivered document becomes.
  */
 export interface DocumentSink<Delivered> {
+  /**
+   * `true` when `write` is done with its bytes once it returns (it wrote or
+   * copied them): the exchange may then free each chunk of the body as
+   * soon as it is written, instead of leaving it to the garbage collector.
+   */
+  readonly copies?: boolean;
   /** Takes the next bytes (a view that stays valid; do not change it). */
   write(bytes: Uint8Array): void | Promise<void>;
   /**
