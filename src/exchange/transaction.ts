@@ -6,7 +6,6 @@
  * @module
  */
 
-import { concatBytes } from "../_bytes.ts";
 import type { ExchangeSettings } from "../config.ts";
 import type { Rad69Error } from "../errors.ts";
 import type { InstanceReference } from "../reference_types.ts";
@@ -65,8 +64,10 @@ export type OpenInstanceSink<Delivered> = (
 
 /**
  * A sink that gathers a document in memory (at most `max` bytes), then
- * makes the delivered value from its bytes: what transactions that hand
- * out owned documents use.
+ * makes the delivered value from its bytes, an owned buffer of the exact
+ * size: what transactions that hand out owned documents use. Pieces are
+ * copied as they come (into reused 1 MiB blocks), so the body's chunks are
+ * freed at once rather than held until the document ends.
  *
  * @param max The most bytes held.
  * @param tooBig The error for a larger document (it fails that document).
@@ -94,26 +95,52 @@ export function collectInMemory<Delivered>(
   tooBig: () => Rad69Error,
   make: (bytes: Uint8Array, warnings: readonly RegistryError[]) => Delivered,
 ): DocumentSink<Delivered> {
-  let pieces: Uint8Array[] = [];
+  let blocks: Uint8Array[] = [];
   let size = 0;
+  const drop = () => {
+    for (const block of blocks) recycleBlock(block);
+    blocks = [];
+  };
   return {
+    copies: true,
     write(bytes) {
-      size += bytes.length;
-      if (size > max) {
-        pieces = [];
+      if (size + bytes.length > max) {
+        drop();
         throw tooBig();
       }
-      pieces.push(bytes);
+      for (let at = 0; at < bytes.length;) {
+        const used = size % BLOCK;
+        if (used === 0) blocks.push(BLOCKS.pop() ?? new Uint8Array(BLOCK));
+        const take = Math.min(BLOCK - used, bytes.length - at);
+        blocks.at(-1)!.set(bytes.subarray(at, at + take), used);
+        at += take;
+        size += take;
+      }
     },
     close(warnings) {
-      const bytes = concatBytes(pieces, size);
-      pieces = [];
+      const bytes = new Uint8Array(size);
+      blocks.forEach((block, i) => {
+        const from = i * BLOCK;
+        bytes.set(block.subarray(0, Math.min(BLOCK, size - from)), from);
+      });
+      drop();
       return make(bytes, warnings);
     },
-    abort() {
-      pieces = [];
-    },
+    abort: drop,
   };
+}
+
+/**
+ * Blocks of gathered documents, reused: a document's bytes are copied into
+ * them as they arrive (so the body's chunks are freed at once), then into
+ * one owned buffer of the exact size.
+ */
+const BLOCK = 1 << 20;
+const BLOCKS: Uint8Array[] = [];
+const MAX_FREE_BLOCKS = 16;
+
+function recycleBlock(block: Uint8Array): void {
+  if (BLOCKS.length < MAX_FREE_BLOCKS) BLOCKS.push(block);
 }
 
 /**
