@@ -1,7 +1,9 @@
 /**
  * The multipart layer on its own, for users who split MIME multipart
- * bodies themselves or measure the scanners: the streaming splitter, the
- * push parser under it, the delimiter scan engines (WASM SIMD and pure
+ * bodies themselves or measure the scanners: the streaming splitters
+ * (`MultipartEventSplitter`, what the client reads every answer through:
+ * heads, body pieces and ends, memory bounded by the window; and
+ * `MultipartSplitter`, whole parts), the push parser under them, the delimiter scan engines (WASM SIMD and pure
  * TypeScript), and the Content-Type and Content-ID helpers.
  *
  * @example Split a body with the TypeScript engine
@@ -22,12 +24,21 @@
  * @module
  */
 
-export { MultipartSplitter } from "./multipart_splitter.ts";
-export type { MultipartSplitterOptions } from "./multipart_splitter.ts";
+export {
+  MultipartEventSplitter,
+  MultipartSplitter,
+} from "./multipart_splitter.ts";
+export type {
+  MultipartEvent,
+  MultipartEventSplitterOptions,
+  MultipartSplitterOptions,
+} from "./multipart_splitter.ts";
 export { MultipartParser } from "./multipart_parser.ts";
 export type {
   MultipartParserOptions,
   MultipartPart,
+  MultipartPartHead,
+  MultipartPieceHandler,
 } from "./multipart_parser.ts";
 export type { ScanEngine } from "./scan_engine.ts";
 export { createScanEngine } from "./engines.ts";

@@ -36,9 +36,15 @@ import { createScanEngine, type ScanEngineKind } from "./engines.ts";
  * assert.equal(text.slice(parts[1]!.offset, parts[1]!.offset + 4), "data");
  * ```
  */
-export interface MultipartPart extends MultipartPartHead {
+export interface MultipartPart {
+  /** 0-based position of the part in the body. */
+  readonly index: number;
+  /** The part's header fields (names are case-insensitive). */
+  readonly headers: Headers;
   /** The part body: an owned copy, exactly the bytes between delimiters. */
   readonly body: Uint8Array;
+  /** Byte offset of the part body in the whole multipart body. */
+  readonly offset: number;
 }
 
 /**
