@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import denoConfig from "../deno.json" with { type: "json" };
 import { HELP_TEXT, parseCliArgs } from "../src/cli/args.ts";
-import { parseInstanceList } from "../src/cli/instance_list.ts";
+import { parseInstanceList } from "../src/instance_list.ts";
 import {
   formatBytes,
   formatDuration,
@@ -203,7 +203,7 @@ Deno.test(
       '"1.2";"1.2.3";"1.2.3.5"',
       "1.2\t1.2.3\t1.2.3.6,",
     ].join("\r\n");
-    assert.deepEqual(parseInstanceList(csv, "a.csv"), [
+    assert.deepEqual(parseInstanceList(csv, { file: "a.csv" }), [
       { studyUid: "1.2", seriesUid: "1.2.3", instanceUid: "1.2.3.4" },
       { studyUid: "1.2", seriesUid: "1.2.3", instanceUid: "1.2.3.5" },
       { studyUid: "1.2", seriesUid: "1.2.3", instanceUid: "1.2.3.6" },
@@ -212,8 +212,8 @@ Deno.test(
       { study: "1.2", series: "1.2.3", instance: "1.2.3.4" },
       { studyUid: "1.2", seriesUid: "1.2.3", instanceUid: "1.2.3.5" },
     ]);
-    assert.equal(parseInstanceList(`\n  ${json}`, "a.json").length, 2);
-    assert.deepEqual(parseInstanceList("# nothing\n\n", "empty.csv"), []);
+    assert.equal(parseInstanceList(`\n  ${json}`, { file: "a.json" }).length, 2);
+    assert.deepEqual(parseInstanceList("# nothing\n\n", { file: "empty.csv" }), []);
   },
 );
 
@@ -260,7 +260,7 @@ Deno.test("parseInstanceList() errors name the file and the line or entry", {
     ["[1]", "l.json", /"l\.json" entry 1/, TypeError],
   ];
   for (const [text, file, message, type] of cases) {
-    assert.throws(() => parseInstanceList(text, file), (e: unknown) => {
+    assert.throws(() => parseInstanceList(text, { file: file }), (e: unknown) => {
       assert.ok(e instanceof type, `${text}: ${e}`);
       assert.match((e as Error).message, message);
       return true;
