@@ -93,8 +93,9 @@ Usage:
   rad69 --url URL [options] [--instances FILE] [STUDY/SERIES/INSTANCE ...]
   rad69 --help | --version
 
-Files land at OUT/<study>/<series>/<instance>.dcm, written to a temporary name
-and renamed when complete: never half-written.
+Files land at OUT/<study>/<series>/<instance>.dcm (or where --layout says),
+written to a temporary name and renamed when complete: never half-written.
+Relative paths are those of the folder you run the command from.
 
 What to download (at least one instance):
   STUDY/SERIES/INSTANCE      a triplet of UIDs (repeatable)
@@ -105,7 +106,12 @@ What to download (at least one instance):
 Options:
   --url URL                  the RAD-69 endpoint (http or https); credentials in
                              the URL are sent as Basic authentication
-  -o, --out DIR              download folder (default: .)
+  -o, --out DIR              download folder (default: .), created if missing
+  --layout TEMPLATE          file paths inside it from DICOM keywords, e.g.
+                             "{PatientID}/{StudyDate}_{StudyInstanceUID}/{SOPInstanceUID}.dcm"
+                             ({InstanceNumber:04} pads with zeros; values are
+                             made safe as names; two instances on one path
+                             fail instead of overwriting)
   -c, --concurrency N        requests in flight at once (default: 1)
   --no-split-series          one request for everything instead of one per series
   --ignore CODE              a failure with this error code (e.g.
@@ -144,6 +150,9 @@ was requested).
 
 Permissions: --allow-net (the server), --allow-read and --allow-write (the
 download folder and the input files), --allow-env (for --header-env).
+
+Try it on a fake server: "deno task fake-server --instances list.csv" in a
+checkout prints a URL to give to --url.
 
 Example:
   RAD69_AUTH="Bearer abc" rad69 --url https://pacs/dcm4chee-arc/xdsi/ImagingDocumentSource \\
