@@ -56,9 +56,11 @@ export function closestName(
   let bestDistance = Infinity;
   for (const candidate of candidates) {
     const c = candidate.toLowerCase();
-    const distance = c.startsWith(wanted) && wanted.length >= 3
-      ? 0.5
-      : editDistance(wanted, c);
+    // A name the typed one begins is a good guess, a close spelling a better one.
+    const distance = Math.min(
+      editDistance(wanted, c),
+      c.startsWith(wanted) && wanted.length >= 3 ? 1.5 : Infinity,
+    );
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;
