@@ -21,6 +21,17 @@ const TRIPLET = `${STUDY[0]!.studyUid}/${STUDY[0]!.seriesUid}/${
 }`;
 const decoder = new TextDecoder();
 
+/**
+ * The environment of a fresh shell: this one without `INIT_CWD`, which an
+ * outer `deno task test` sets and an inner `deno task` keeps (Deno, like
+ * npm, does not override it).
+ */
+function freshShellEnv(extra: Record<string, string> = {}) {
+  const env = Deno.env.toObject();
+  delete env.INIT_CWD;
+  return { ...env, NO_COLOR: "1", ...extra };
+}
+
 /** Runs a command and returns its status and output. */
 async function run(
   args: string[],
@@ -29,7 +40,8 @@ async function run(
   const out = await new Deno.Command(Deno.execPath(), {
     args,
     cwd: options.cwd ?? ROOT,
-    env: { NO_COLOR: "1", ...options.env },
+    clearEnv: true,
+    env: freshShellEnv(options.env),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -192,6 +204,8 @@ Deno.test(
           "list.csv",
         ],
         cwd: dir,
+        clearEnv: true,
+        env: freshShellEnv(),
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
