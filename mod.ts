@@ -77,7 +77,13 @@ export type {
   StudyReference,
 } from "./src/reference_types.ts";
 export { Rad69Instance } from "./src/instance.ts";
+export { parseInstanceList, readInstanceList } from "./src/instance_list.ts";
+export type { ParseInstanceListOptions } from "./src/instance_list.ts";
 export { decodeInstance } from "./src/dicom.ts";
+export { readAttribute, tagOfKeyword } from "./src/attributes.ts";
+export type { DicomValue } from "./src/attributes.ts";
+export { DICTIONARY, DICTIONARY_REVISION } from "./src/dictionary.ts";
+export type { DictionaryEntry } from "./src/dictionary.ts";
 export type { DicomDataSet } from "./src/dicom.ts";
 export type {
   DeliveredEntry,
@@ -88,6 +94,8 @@ export type {
   FailedEntry,
   SkippedEntry,
 } from "./src/download.ts";
+export { layoutFromTemplate, sanitizePathComponent } from "./src/layout.ts";
+export type { DownloadLayout, LayoutInstance } from "./src/layout.ts";
 export type { Rad69Logger } from "./src/logger.ts";
 export * from "./src/errors.ts";
 export {

@@ -12,8 +12,10 @@ import { fileURLToPath } from "node:url";
 import {
   DocumentNotReturnedError,
   InvalidUidError,
+  LayoutError,
   type Rad69Error,
 } from "./errors.ts";
+import type { Rad69Instance } from "./instance.ts";
 import {
   type InstanceReference,
   type Rad69Reference,
@@ -21,6 +23,7 @@ import {
 } from "./references.ts";
 import { parsePart10 } from "./dicom.ts";
 import type { AttemptReport, RetrieveFn } from "./outcome.ts";
+import { type DownloadLayout, LayoutPlacer } from "./layout.ts";
 import type { RegistryError } from "./soap/types.ts";
 
 /**
@@ -296,6 +299,17 @@ export interface DownloadOptions {
   onProgress?: (progress: DownloadProgress) => void;
   /** Called after every attempt of every request (also in the report). */
   onAttempt?: (report: AttemptReport) => void;
+  /**
+   * Where each file goes, instead of `<study>/<series>/<instance>.dcm`: a
+   * function of the delivered instance (see {@linkcode DownloadLayout} and
+   * `layoutFromTemplate`). Its names are sanitised; an instance whose path
+   * another instance of this download already has fails with a
+   * `LayoutError` and is not written. As the path is known only once the
+   * instance has arrived, `resume` then skips writing a complete file
+   * already there, but not requesting it, and a failed entry's `path` is
+   * `""`.
+   */
+  layout?: DownloadLayout;
 }
 
 /**
@@ -561,6 +575,37 @@ async function syncFolder(folder: string): Promise<void> {
   }
 }
 
+/** Where a custom layout puts a delivered instance, or why not. */
+async function placeByLayout(
+  placer: LayoutPlacer,
+  instance: Rad69Instance,
+  options: { resume: boolean },
+): Promise<
+  { kind: "write"; path: string } | { kind: "settled"; entry: DownloadEntry }
+> {
+  const ref = instance.ref;
+  let path: string;
+  try {
+    path = placer.place(instance);
+  } catch (error) {
+    if (!(error instanceof LayoutError)) throw error;
+    return {
+      kind: "settled",
+      entry: { status: "failed", ref, path: "", error, reason: error.message },
+    };
+  }
+  if (options.resume) {
+    const size = await completeFileSize(path, ref.instanceUid);
+    if (size !== undefined) {
+      return {
+        kind: "settled",
+        entry: { status: "skipped", ref, path, bytes: size },
+      };
+    }
+  }
+  return { kind: "write", path };
+}
+
 /**
  * Retrieves instances through `client` and writes each delivered one to
  * `<dir>/<study>/<series>/<instance>.dcm`.
@@ -654,7 +699,11 @@ export async function downloadInstances(
     uids.add(ref.instanceUid);
   }
 
-  const staleFilesRemoved = await removeStaleParts(folders);
+  const placer = options.layout
+    ? new LayoutPlacer(root, options.layout)
+    : undefined;
+  if (placer) { for (const uid of paths.keys()) paths.set(uid, ""); }
+  const staleFilesRemoved = placer ? 0 : await removeStaleParts(folders);
   const entries = new Map<string, DownloadEntry>();
   const attempts: AttemptReport[] = [];
   const counts = { delivered: 0, skipped: 0, failed: 0 };
@@ -694,7 +743,7 @@ export async function downloadInstances(
   const wanted: InstanceReference[] = [];
   for (const ref of instances) {
     const path = paths.get(ref.instanceUid)!;
-    if (options.resume) {
+    if (options.resume && !placer) {
       signal?.throwIfAborted();
       const size = await completeFileSize(path, ref.instanceUid);
       if (size !== undefined) {
@@ -776,7 +825,7 @@ export async function downloadInstances(
         signal?.throwIfAborted();
         if (writeFailure) throw writeFailure.error;
         const uid = outcome.ref.instanceUid;
-        const path = paths.get(uid);
+        let path = paths.get(uid);
         const ref = byUid.get(uid);
         if (path === undefined || ref === undefined || entries.has(uid)) {
           continue;
@@ -792,6 +841,16 @@ export async function downloadInstances(
           );
           settle({ status: "failed", ref, path, error, reason: error.message });
         } else if (outcome.status === "delivered") {
+          if (placer) {
+            const placed = await placeByLayout(placer, outcome.instance, {
+              resume: options.resume ?? false,
+            });
+            if (placed.kind !== "write") {
+              settle(placed.entry);
+              continue;
+            }
+            path = placed.path;
+          }
           const bytes = outcome.instance.bytes;
           const entry: DeliveredEntry = {
             status: "delivered",

@@ -159,6 +159,101 @@ export class InvalidUidError extends Rad69Error {
 }
 
 /**
+ * An instance list (CSV or JSON) is malformed: the message names the file
+ * and the line (and column, for JSON syntax) or the entry.
+ *
+ * @example A CSV line with two fields
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InstanceListError, parseInstanceList } from "@rad69/client";
+ *
+ * assert.throws(
+ *   () => parseInstanceList("1.2,1.2.3,1.2.3.4\n1.2,1.2.3\n", { file: "list.csv" }),
+ *   (e) => {
+ *     assert.ok(e instanceof InstanceListError);
+ *     assert.equal(e.file, "list.csv");
+ *     assert.equal(e.line, 2);
+ *     return true;
+ *   },
+ * );
+ * ```
+ */
+export class InstanceListError extends Rad69Error {
+  /** The file (or the name given for the text). */
+  readonly file: string;
+  /** The 1-based line, when known. */
+  readonly line: number | undefined;
+  /** The 1-based column, when known (JSON syntax errors). */
+  readonly column: number | undefined;
+  /** The 1-based entry of a JSON array, when the error is about one. */
+  readonly entry: number | undefined;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What is wrong and where.
+   * @param options The file, its line, column or entry, and the cause.
+   */
+  constructor(
+    message: string,
+    options: ErrorOptions & {
+      file: string;
+      line?: number;
+      column?: number;
+      entry?: number;
+    },
+  ) {
+    super(message, options);
+    this.name = "InstanceListError";
+    this.file = options.file;
+    this.line = options.line;
+    this.column = options.column;
+    this.entry = options.entry;
+  }
+}
+
+/**
+ * A download layout could not place an instance: the layout function threw
+ * or returned no usable path, or two instances would land on one path
+ * (`conflictsWith` names the instance already there). Reported per
+ * instance; nothing is overwritten.
+ *
+ * @example Two instances for one file name
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LayoutError } from "@rad69/client";
+ *
+ * const first = { studyUid: "1.2", seriesUid: "1.2.3", instanceUid: "1.2.3.4" };
+ * const second = { ...first, instanceUid: "1.2.3.5" };
+ * const error = new LayoutError(`Both land on "out/a.dcm"`, {
+ *   instance: second,
+ *   conflictsWith: first,
+ * });
+ * assert.equal(error.conflictsWith, first);
+ * assert.equal(error.name, "LayoutError");
+ * ```
+ */
+export class LayoutError extends Rad69Error {
+  /** The instance that already holds the path, for a collision. */
+  readonly conflictsWith: InstanceReference | undefined;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What went wrong.
+   * @param options The instance, the instance it collides with, the cause.
+   */
+  constructor(
+    message: string,
+    options: Rad69ErrorOptions & { conflictsWith?: InstanceReference } = {},
+  ) {
+    super(message, options);
+    this.name = "LayoutError";
+    this.conflictsWith = options.conflictsWith;
+  }
+}
+
+/**
  * Options of {@linkcode Rad69HttpError}.
  *
  * @example A 503 with Retry-After is transient

@@ -1,10 +1,10 @@
 /**
- * Command-line parsing of the `rad69` CLI (with `node:util` `parseArgs`).
+ * Command-line parsing of the `rad69` CLI: its flag table and options.
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { type CliFlag, tokenizeArgs } from "./flags.ts";
 
 /** How much the CLI logs to stderr. */
 export type CliLogLevel = "debug" | "info" | "warn" | "silent";
@@ -19,6 +19,11 @@ export interface CliOptions {
    * @default {"."}
    */
   readonly out: string;
+  /**
+   * A file layout template (`--layout`), e.g.
+   * `{PatientID}/{StudyInstanceUID}/{SOPInstanceUID}.dcm`, when given.
+   */
+  readonly layout?: string;
   /** Concurrent requests, when given. */
   readonly concurrency?: number;
   /**
@@ -88,8 +93,9 @@ Usage:
   rad69 --url URL [options] [--instances FILE] [STUDY/SERIES/INSTANCE ...]
   rad69 --help | --version
 
-Files land at OUT/<study>/<series>/<instance>.dcm, written to a temporary name
-and renamed when complete: never half-written.
+Files land at OUT/<study>/<series>/<instance>.dcm (or where --layout says),
+written to a temporary name and renamed when complete: never half-written.
+Relative paths are those of the folder you run the command from.
 
 What to download (at least one instance):
   STUDY/SERIES/INSTANCE      a triplet of UIDs (repeatable)
@@ -100,7 +106,12 @@ What to download (at least one instance):
 Options:
   --url URL                  the RAD-69 endpoint (http or https); credentials in
                              the URL are sent as Basic authentication
-  -o, --out DIR              download folder (default: .)
+  -o, --out DIR              download folder (default: .), created if missing
+  --layout TEMPLATE          file paths inside it from DICOM keywords, e.g.
+                             "{PatientID}/{StudyDate}_{StudyInstanceUID}/{SOPInstanceUID}.dcm"
+                             ({InstanceNumber:04} pads with zeros; values are
+                             made safe as names; two instances on one path
+                             fail instead of overwriting)
   -c, --concurrency N        requests in flight at once (default: 1)
   --no-split-series          one request for everything instead of one per series
   --ignore CODE              a failure with this error code (e.g.
@@ -139,6 +150,9 @@ was requested).
 
 Permissions: --allow-net (the server), --allow-read and --allow-write (the
 download folder and the input files), --allow-env (for --header-env).
+
+Try it on a fake server: "deno task fake-server --instances list.csv" in a
+checkout prints a URL to give to --url.
 
 Example:
   RAD69_AUTH="Bearer abc" rad69 --url https://pacs/dcm4chee-arc/xdsi/ImagingDocumentSource \\
@@ -212,12 +226,84 @@ export function parseHeaderEnvArg(raw: string): [string, string] {
 }
 
 /**
+ * Every flag of the `rad69` command: one row each. The parser, the typo
+ * suggestions and the `--json` detection all read this table; add a row (and
+ * a line of {@linkcode HELP_TEXT}) for a new flag.
+ */
+export const CLI_FLAGS: readonly CliFlag[] = [
+  { name: "url", value: "URL" },
+  { name: "out", short: "o", value: "DIR" },
+  { name: "layout", value: "TEMPLATE" },
+  { name: "concurrency", short: "c", value: "N" },
+  { name: "no-split-series" },
+  { name: "ignore", value: "CODE", multiple: true },
+  { name: "transfer-syntax", value: "UID", multiple: true },
+  { name: "header", short: "H", value: '"K: V"', multiple: true },
+  { name: "header-env", value: "K=VAR", multiple: true },
+  { name: "cert", value: "FILE" },
+  { name: "key", value: "FILE" },
+  { name: "ca", value: "FILE", multiple: true },
+  { name: "repository-id", value: "UID" },
+  { name: "mtom" },
+  { name: "no-must-understand" },
+  { name: "retries", value: "N" },
+  { name: "timeout", value: "SEC" },
+  { name: "resume" },
+  { name: "fsync" },
+  { name: "json" },
+  { name: "no-progress" },
+  { name: "instances", short: "i", value: "FILE" },
+  { name: "log-level", value: "LEVEL" },
+  { name: "help", short: "h" },
+  { name: "version", short: "V" },
+];
+
+/** Parsed flag values, by long name. */
+class FlagValues {
+  readonly #values: ReadonlyMap<string, true | readonly string[]>;
+  /** Wraps the tokenizer's map. */
+  constructor(values: ReadonlyMap<string, true | readonly string[]>) {
+    this.#values = values;
+  }
+  /** A switch. */
+  on(name: string): boolean {
+    return this.#values.get(name) === true;
+  }
+  /** A single value. */
+  one(name: string): string | undefined {
+    const v = this.#values.get(name);
+    return Array.isArray(v) ? v[0] : undefined;
+  }
+  /** Every value. */
+  all(name: string): string[] {
+    const v = this.#values.get(name);
+    return Array.isArray(v) ? [...v] : [];
+  }
+}
+
+/**
+ * Tells whether the arguments ask for `--json` output, even when they hold
+ * a usage error (so that every exit can print a JSON object).
+ *
+ * @param args The arguments.
+ * @returns `true` when `--json` comes before any `--`.
+ */
+export function wantsJson(args: readonly string[]): boolean {
+  for (const arg of args) {
+    if (arg === "--") return false;
+    if (arg === "--json") return true;
+  }
+  return false;
+}
+
+/**
  * Parses the CLI arguments.
  *
  * @param args The arguments (without the program name).
  * @returns Help, version, or the options of a run.
  * @throws {TypeError} On a usage error (unknown option, missing or invalid
- * value); the message says which.
+ * value); the message says which, and suggests the closest option for a
+ * typo.
  *
  * @example Parse a command line
  * ```ts
@@ -229,50 +315,39 @@ export function parseHeaderEnvArg(raw: string): [string, string] {
  * if (parsed.kind === "run") {
  *   assert.deepEqual(parsed.options.triplets, ["1.2/1.2.3/1.2.3.4"]);
  * }
- * assert.throws(() => parseCliArgs(["--no-such-option"]), TypeError);
+ * assert.throws(() => parseCliArgs(["--concurency", "2"]), /did you mean --concurrency/);
  * ```
  */
 export function parseCliArgs(args: readonly string[]): ParsedCli {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      strict: true,
-      allowPositionals: true,
-      options: {
-        url: { type: "string" },
-        out: { type: "string", short: "o" },
-        concurrency: { type: "string", short: "c" },
-        "no-split-series": { type: "boolean" },
-        ignore: { type: "string", multiple: true },
-        "transfer-syntax": { type: "string", multiple: true },
-        header: { type: "string", short: "H", multiple: true },
-        "header-env": { type: "string", multiple: true },
-        cert: { type: "string" },
-        key: { type: "string" },
-        ca: { type: "string", multiple: true },
-        "repository-id": { type: "string" },
-        mtom: { type: "boolean" },
-        "no-must-understand": { type: "boolean" },
-        retries: { type: "string" },
-        timeout: { type: "string" },
-        resume: { type: "boolean" },
-        fsync: { type: "boolean" },
-        json: { type: "boolean" },
-        "no-progress": { type: "boolean" },
-        instances: { type: "string", short: "i" },
-        "log-level": { type: "string" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean", short: "V" },
-      },
-    });
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    throw new TypeError(`Invalid arguments: ${message}`);
-  }
-  const v = parsed.values;
-  if (v.help) return { kind: "help" };
-  if (v.version) return { kind: "version" };
+  const parsed = tokenizeArgs(args, CLI_FLAGS);
+  const f = new FlagValues(parsed.values);
+  if (f.on("help")) return { kind: "help" };
+  if (f.on("version")) return { kind: "version" };
+  const v = {
+    url: f.one("url"),
+    out: f.one("out"),
+    layout: f.one("layout"),
+    concurrency: f.one("concurrency"),
+    "no-split-series": f.on("no-split-series"),
+    ignore: f.all("ignore"),
+    "transfer-syntax": f.all("transfer-syntax"),
+    header: f.all("header"),
+    "header-env": f.all("header-env"),
+    cert: f.one("cert"),
+    key: f.one("key"),
+    ca: f.all("ca"),
+    "repository-id": f.one("repository-id"),
+    mtom: f.on("mtom"),
+    "no-must-understand": f.on("no-must-understand"),
+    retries: f.one("retries"),
+    timeout: f.one("timeout"),
+    resume: f.on("resume"),
+    fsync: f.on("fsync"),
+    json: f.on("json"),
+    "no-progress": f.on("no-progress"),
+    instances: f.one("instances"),
+    "log-level": f.one("log-level"),
+  };
   if (v.url === undefined || v.url.trim() === "") {
     throw new TypeError("Missing option --url: the RAD-69 endpoint");
   }
@@ -332,6 +407,7 @@ export function parseCliArgs(args: readonly string[]): ParsedCli {
   if (v.cert !== undefined) extra.cert = v.cert;
   if (v.key !== undefined) extra.key = v.key;
   if (v.instances !== undefined) extra.instancesFile = v.instances;
+  if (v.layout !== undefined) extra.layout = v.layout;
   if (v["repository-id"] !== undefined) {
     extra.repositoryId = v["repository-id"];
   }

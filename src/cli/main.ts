@@ -10,12 +10,15 @@ import { Rad69Client, type Rad69ClientOptions } from "../client.ts";
 import type { DownloadOptions, DownloadReport } from "../download.ts";
 import type { Rad69Logger } from "../logger.ts";
 import { assertUid, type InstanceReference } from "../references.ts";
-import { type CliOptions, HELP_TEXT, parseCliArgs } from "./args.ts";
-import { parseTriplet, readInstanceList } from "./instance_list.ts";
+import { type CliOptions, HELP_TEXT, parseCliArgs, wantsJson } from "./args.ts";
+import { parseTriplet, readInstanceList } from "../instance_list.ts";
+import { prepareOutputFolder, resolveUserPath, userCwd } from "./paths.ts";
 import { missingPermissions, permissionHint } from "./permissions.ts";
 import { ProgressBar } from "./progress_bar.ts";
 import { Redactor } from "./redact.ts";
-import { buildSummary, formatSummary } from "./summary.ts";
+import { buildSummary, describeBatch, formatSummary } from "./summary.ts";
+import { checkIgnoreValues } from "./ignore.ts";
+import { type DownloadLayout, layoutFromTemplate } from "../layout.ts";
 
 /** Exit status: every instance delivered, skipped or ignored. */
 export const EXIT_OK = 0;
@@ -133,14 +136,36 @@ interface Prepared {
   client: Rad69Client;
   refs: InstanceReference[];
   url: URL;
+  /** The download folder, resolved. */
+  out: string;
+  /** The `--layout` template, compiled. */
+  layout?: DownloadLayout;
+}
+
+/** The options with every path resolved against the user's folder. */
+function resolvePaths(o: CliOptions): CliOptions {
+  const base = userCwd();
+  const at = (path: string) => resolveUserPath(path, base);
+  const resolved: { -readonly [K in keyof CliOptions]: CliOptions[K] } = {
+    ...o,
+  };
+  resolved.out = at(o.out);
+  resolved.ca = o.ca.map(at);
+  if (o.cert !== undefined) resolved.cert = at(o.cert);
+  if (o.key !== undefined) resolved.key = at(o.key);
+  if (o.instancesFile !== undefined) {
+    resolved.instancesFile = at(o.instancesFile);
+  }
+  return resolved;
 }
 
 /** Reads and checks the input; throws a `TypeError` for usage errors. */
 async function prepare(
-  o: CliOptions,
+  typed: CliOptions,
   redactor: Redactor,
   logger: Rad69Logger,
 ): Promise<Prepared | string[]> {
+  const o = resolvePaths(typed);
   let url: URL;
   try {
     url = new URL(o.url);
@@ -266,13 +291,66 @@ async function prepare(
     }
     options.tls = tls;
   }
+  checkIgnoreValues(o.ignore);
+  const layout = o.layout === undefined
+    ? undefined
+    : layoutFromTemplate(o.layout);
+  await prepareOutputFolder("--out", typed.out, o.out);
   let client: Rad69Client;
   try {
     client = new Rad69Client(options);
   } catch (error) {
     throw new TypeError(redactor.redact(messageOf(error)));
   }
-  return { client, refs, url };
+  const prepared: Prepared = { client, refs, url, out: o.out };
+  if (layout) prepared.layout = layout;
+  return prepared;
+}
+
+/** What every exit path of a run needs. */
+interface RunContext {
+  version: string;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  redact: (text: string) => string;
+  json: boolean;
+}
+
+/**
+ * Ends a run that did not reach a summary: the message on stderr (with the
+ * pointer to `--help` for usage errors) and, with `--json`, a JSON object
+ * on stdout (`ok: false`, the exit code, the error).
+ */
+function endEarly(
+  context: RunContext,
+  exitCode: number,
+  error: { name: string; message: string },
+  options: { usageHint?: boolean } = {},
+): number {
+  const message = context.redact(error.message);
+  context.stderr(
+    `rad69: ${message}\n${
+      options.usageHint ? 'Run "rad69 --help" for usage.\n' : ""
+    }`,
+  );
+  if (context.json) {
+    const object = {
+      version: context.version,
+      ok: false,
+      exitCode,
+      error: { name: error.name, message },
+    };
+    context.stdout(`${JSON.stringify(object, null, 2)}\n`);
+  }
+  return exitCode;
+}
+
+/** The error of a usage problem, as reported. */
+function usageError(error: unknown): { name: string; message: string } {
+  const name = error instanceof Error && error.name !== "TypeError"
+    ? error.name
+    : "UsageError";
+  return { name, message: messageOf(error) };
 }
 
 /**
@@ -282,7 +360,7 @@ async function prepare(
  * @param options The version, output streams and signal handling.
  * @returns The exit status: 0 all delivered (or skipped, or ignored), 1 some
  * not delivered, 2 usage or input error (nothing requested), 130
- * interrupted.
+ * interrupted. With `--json`, every exit prints one JSON object on stdout.
  *
  * @example Capture the output of a run
  * ```ts
@@ -302,29 +380,42 @@ export async function runCli(
   args: readonly string[],
   options: RunCliOptions,
 ): Promise<number> {
-  const stdout = options.stdout ?? writerOf(Deno.stdout);
-  const stderr = options.stderr ?? writerOf(Deno.stderr);
   const redactor = new Redactor();
-  const redact = (text: string) => redactor.redact(text);
-  const usage = (message: string) => {
-    stderr(`rad69: ${redact(message)}\nRun "rad69 --help" for usage.\n`);
-    return EXIT_USAGE;
+  const context: RunContext = {
+    version: options.version,
+    stdout: options.stdout ?? writerOf(Deno.stdout),
+    stderr: options.stderr ?? writerOf(Deno.stderr),
+    redact: (text: string) => redactor.redact(text),
+    json: wantsJson(args),
   };
+  const { stdout, stderr } = context;
 
   let o: CliOptions;
   try {
     const parsed = parseCliArgs(args);
-    if (parsed.kind === "help") {
-      stdout(HELP_TEXT);
-      return EXIT_OK;
-    }
-    if (parsed.kind === "version") {
-      stdout(`rad69 (@rad69/client) ${options.version}\n`);
+    if (parsed.kind !== "run") {
+      const text = parsed.kind === "help"
+        ? HELP_TEXT
+        : `rad69 (@rad69/client) ${options.version}\n`;
+      stdout(
+        context.json
+          ? `${
+            JSON.stringify({
+              version: options.version,
+              ok: true,
+              exitCode: EXIT_OK,
+              ...(parsed.kind === "help" ? { help: HELP_TEXT } : {}),
+            })
+          }\n`
+          : text,
+      );
       return EXIT_OK;
     }
     o = parsed.options;
   } catch (error) {
-    return usage(messageOf(error));
+    return endEarly(context, EXIT_USAGE, usageError(error), {
+      usageHint: true,
+    });
   }
 
   const terminal = options.stderrIsTerminal ?? Deno.stderr.isTerminal();
@@ -339,7 +430,7 @@ export async function runCli(
   const bar = terminal && !o.noProgress
     ? new ProgressBar({ write: stderr, columns })
     : undefined;
-  const logger = cliLogger(o.logLevel, stderr, redact, bar);
+  const logger = cliLogger(o.logLevel, stderr, context.redact, bar);
 
   let prepared: Prepared | string[];
   try {
@@ -347,17 +438,37 @@ export async function runCli(
   } catch (error) {
     const hint = permissionHint(error);
     if (hint) {
-      stderr(`rad69: ${redact(hint)}\n`);
-      return EXIT_USAGE;
+      return endEarly(context, EXIT_USAGE, {
+        name: "PermissionError",
+        message: hint,
+      });
     }
-    return usage(messageOf(error));
+    return endEarly(context, EXIT_USAGE, usageError(error), {
+      usageHint: true,
+    });
   }
   if (Array.isArray(prepared)) {
-    for (const hint of prepared) stderr(`rad69: ${hint}\n`);
-    return EXIT_USAGE;
+    return endEarly(context, EXIT_USAGE, {
+      name: "PermissionError",
+      message: prepared.join("\nrad69: "),
+    });
   }
-  const { client, refs, url } = prepared;
+  return await runDownload(prepared, o, context, { ...options, bar, logger });
+}
 
+/** Downloads, then prints the summary; returns the exit status. */
+async function runDownload(
+  prepared: Prepared,
+  o: CliOptions,
+  context: RunContext,
+  options: RunCliOptions & {
+    bar: ProgressBar | undefined;
+    logger: Rad69Logger;
+  },
+): Promise<number> {
+  const { client, refs, url, out } = prepared;
+  const { stdout, stderr, redact } = context;
+  const { bar, logger } = options;
   const controller = new AbortController();
   const signal = options.signal
     ? AbortSignal.any([options.signal, controller.signal])
@@ -372,7 +483,7 @@ export async function runCli(
   }
 
   logger.info?.(
-    `Downloading ${refs.length} instance(s) from ${url.href} to ${o.out}`,
+    `Downloading ${refs.length} instance(s) from ${url.href} to ${out}`,
   );
   const downloadOptions: DownloadOptions = {
     resume: o.resume,
@@ -380,26 +491,30 @@ export async function runCli(
     signal,
     onAttempt: (a) =>
       logger.debug?.(
-        `Attempt ${a.attempt}: ${a.requested} requested, ${a.delivered} delivered, ${a.failed} failed, ${a.retrying} to retry`,
+        `Attempt ${a.attempt}${
+          describeBatch(a)
+        }: ${a.requested} requested, ${a.delivered} delivered, ${a.failed} failed, ${a.retrying} to retry`,
       ),
   };
+  if (prepared.layout) downloadOptions.layout = prepared.layout;
   if (bar) downloadOptions.onProgress = (p) => bar.update(p);
   let report: DownloadReport;
   try {
-    report = await client.download(refs, o.out, downloadOptions);
+    report = await client.download(refs, out, downloadOptions);
   } catch (error) {
     bar?.clear();
     if (signal.aborted) {
-      stderr(
-        "rad69: interrupted; no temporary file was left behind. Run again with --resume to continue.\n",
-      );
-      return EXIT_INTERRUPTED;
+      return endEarly(context, EXIT_INTERRUPTED, {
+        name: "Interrupted",
+        message:
+          "interrupted; no temporary file was left behind. Run again with --resume to continue.",
+      });
     }
     const hint = permissionHint(error);
-    stderr(
-      `rad69: ${redact(hint ?? `Download failed: ${messageOf(error)}`)}\n`,
-    );
-    return EXIT_INCOMPLETE;
+    return endEarly(context, EXIT_INCOMPLETE, {
+      name: hint ? "PermissionError" : usageError(error).name,
+      message: hint ?? `Download failed: ${messageOf(error)}`,
+    });
   } finally {
     if (options.handleSignals) {
       for (const s of signals) Deno.removeSignalListener(s, onSignal);
@@ -409,7 +524,7 @@ export async function runCli(
   bar?.finish();
 
   const summary = buildSummary(report, {
-    version: options.version,
+    version: context.version,
     url: redact(url.href),
     ignore: o.ignore,
     redact,

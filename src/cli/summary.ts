@@ -62,6 +62,10 @@ export interface SummaryAttempt {
   readonly delayMs: number;
   /** The transient error that caused the retry. */
   readonly error?: SummaryError;
+  /** The Study Instance UID of the request, when its instances share one. */
+  readonly study?: string;
+  /** The Series Instance UID of the request, when its instances share one. */
+  readonly series?: string;
 }
 
 /** The `--json` summary printed on stdout. */
@@ -126,6 +130,13 @@ export function isIgnored(error: Error, ignore: readonly string[]): boolean {
   if (ignore.length === 0) return false;
   const code = (error as { code?: unknown }).code;
   if (typeof code === "string" && ignore.includes(code)) return true;
+  // A SOAP Fault code matches with or without its prefix ("env:Receiver").
+  if (
+    typeof code === "string" && !code.startsWith("urn:") &&
+    ignore.includes(code.replace(/^[^:]+:/, ""))
+  ) {
+    return true;
+  }
   if (ignore.includes(error.name)) return true;
   for (
     let proto = Object.getPrototypeOf(error);
@@ -219,6 +230,8 @@ export function buildSummary(
     attempts: report.attempts.map((a) => {
       const attempt: SummaryAttempt = {
         attempt: a.attempt,
+        ...(a.studyUid !== undefined ? { study: a.studyUid } : {}),
+        ...(a.seriesUid !== undefined ? { series: a.seriesUid } : {}),
         requested: a.requested,
         delivered: a.delivered,
         failed: a.failed,
@@ -234,8 +247,62 @@ export function buildSummary(
 }
 
 /**
- * The human-readable summary: totals, then every instance not delivered with
- * its reason.
+ * Which request an attempt was for, e.g. ` of series 1.2.3` (the series
+ * names its study in the JSON summary), ` of study 1.2 (several series)` or
+ * ` of a batch of 12 instance(s)`.
+ *
+ * @param attempt An attempt's study and series, and how many it asked for.
+ * @returns The words, with a leading space.
+ */
+export function describeBatch(
+  attempt: {
+    readonly studyUid?: string | undefined;
+    readonly seriesUid?: string | undefined;
+    readonly requested: number;
+  },
+): string {
+  if (attempt.seriesUid !== undefined) {
+    return ` of series ${attempt.seriesUid}`;
+  }
+  if (attempt.studyUid !== undefined) {
+    return ` of study ${attempt.studyUid} (several series)`;
+  }
+  return ` of a batch of ${attempt.requested} instance(s) across studies`;
+}
+
+/** One failed instance, as a line: its reason, each code said once. */
+function describeFailure(i: SummaryInstance): string {
+  const error = i.error;
+  if (!error) return `  ${i.study}/${i.series}/${i.instance}: failed`;
+  const code = error.code &&
+      !error.name.startsWith(error.code) &&
+      !error.message.includes(error.code)
+    ? ` [${error.code}]`
+    : "";
+  const cause = error.cause && !error.message.includes(error.cause)
+    ? ` (${error.cause})`
+    : "";
+  return `  ${i.study}/${i.series}/${i.instance}: ${error.name}${code}: ${error.message}${cause}`;
+}
+
+/** The line of an attempt that was followed by a retry. */
+function describeAttempt(a: SummaryAttempt): string {
+  const reason = a.error
+    ? `: ${a.error.name}${
+      a.error.status !== undefined &&
+        !a.error.message.includes(String(a.error.status))
+        ? ` ${a.error.status}`
+        : ""
+    }: ${a.error.message}`
+    : "";
+  return `  attempt ${a.attempt}${
+    describeBatch({ studyUid: a.study, seriesUid: a.series, ...a })
+  }: ${a.delivered} of ${a.requested} delivered, ${a.retrying} retried after ${a.delayMs} ms${reason}`;
+}
+
+/**
+ * The human-readable summary: totals, then every retried attempt and every
+ * instance not delivered with its reason.
  *
  * @param summary The summary.
  * @returns The lines.
@@ -251,12 +318,13 @@ export function formatSummary(summary: CliSummary): string[] {
       })`,
     );
   } else {
+    const speed = summary.totalBytes > 0 && rate > 0
+      ? ` (${formatBytes(rate)}/s)`
+      : "";
     lines.push(
       `Downloaded ${summary.delivered} of ${summary.requested} instance(s) (${
         formatBytes(summary.totalBytes)
-      }) to ${summary.out} in ${seconds.toFixed(1)} s (${
-        formatBytes(rate)
-      }/s)` +
+      }) to ${summary.out} in ${seconds.toFixed(1)} s${speed}` +
         (summary.skipped > 0
           ? `; ${summary.skipped} already present (${
             formatBytes(summary.skippedBytes)
@@ -264,11 +332,12 @@ export function formatSummary(summary: CliSummary): string[] {
           : ""),
     );
   }
-  const retried = summary.attempts.filter((a) => a.retrying > 0).length;
-  if (retried > 0) {
+  const retried = summary.attempts.filter((a) => a.retrying > 0);
+  if (retried.length > 0) {
     lines.push(
-      `${summary.attempts.length} attempt(s), ${retried} followed by a retry`,
+      `${summary.attempts.length} attempt(s), ${retried.length} followed by a retry:`,
     );
+    lines.push(...retried.map(describeAttempt));
   }
   if (summary.staleFilesRemoved > 0) {
     lines.push(
@@ -276,19 +345,15 @@ export function formatSummary(summary: CliSummary): string[] {
     );
   }
   const failed = summary.instances.filter((i) => i.status === "failed");
-  const describe = (i: SummaryInstance) =>
-    `  ${i.study}/${i.series}/${i.instance}: ${i.error?.name}${
-      i.error?.code ? ` [${i.error.code}]` : ""
-    }: ${i.error?.message}${i.error?.cause ? ` (${i.error.cause})` : ""}`;
   const notIgnored = failed.filter((i) => !i.ignored);
   const ignored = failed.filter((i) => i.ignored);
   if (notIgnored.length > 0) {
     lines.push(`Not delivered (${notIgnored.length}):`);
-    lines.push(...notIgnored.map(describe));
+    lines.push(...notIgnored.map(describeFailure));
   }
   if (ignored.length > 0) {
     lines.push(`Not delivered but ignored (${ignored.length}):`);
-    lines.push(...ignored.map(describe));
+    lines.push(...ignored.map(describeFailure));
   }
   return lines;
 }

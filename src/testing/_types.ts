@@ -744,6 +744,12 @@ export interface FakeRad69ServerOptions extends FakeAuthOptions {
    */
   readonly hostname?: string;
   /**
+   * Port to listen on; 0 lets the system pick a free one.
+   *
+   * @default {0}
+   */
+  readonly port?: number;
+  /**
    * Fault plain `application/soap+xml` requests (strict NIST-like server).
    *
    * @default {false}

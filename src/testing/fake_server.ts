@@ -272,7 +272,7 @@ export class FakeRad69Server implements AsyncDisposable {
     this.#ready.catch(() => {});
     this.#server = Deno.serve({
       hostname: options.hostname ?? "127.0.0.1",
-      port: 0,
+      port: options.port ?? 0,
       onListen() {},
       onError(error) {
         return new Response(
