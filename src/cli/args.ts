@@ -77,6 +77,34 @@ export interface CliOptions {
   readonly fsync: boolean;
   /** Show no progress bar, even on a terminal. */
   readonly noProgress: boolean;
+  /** The XDS-I.b options (`--kos`, `--registry`, ...), when any is given. */
+  readonly xds?: CliXdsOptions;
+}
+
+/** The XDS-I.b options of a run. */
+export interface CliXdsOptions {
+  /** KOS manifest files (`--kos`). */
+  readonly kos: readonly string[];
+  /** Imaging document sources (`--source UID=URL`). */
+  readonly sources: readonly (readonly [string, string])[];
+  /** The registry (`--registry`). */
+  readonly registry?: string;
+  /** The patient, in CX form (`--patient`). */
+  readonly patient?: string;
+  /** Repositories (`--repository UID=URL`), or `""` = every repository. */
+  readonly repositories: readonly (readonly [string, string])[];
+  /** Service start from (`--since`), as a DTM. */
+  readonly since?: string;
+  /** Service start until (`--until`), as a DTM. */
+  readonly until?: string;
+  /** The community (`--home-community-id`). */
+  readonly homeCommunityId?: string;
+  /** The initiating gateway (`--gateway`). */
+  readonly gateway?: string;
+  /** A file holding the `wsse:Security` header (`--saml-assertion`). */
+  readonly samlAssertion?: string;
+  /** Print the plan, request no image (`--dry-run`). */
+  readonly dryRun: boolean;
 }
 
 /** What the arguments ask for. */
@@ -91,6 +119,10 @@ rad69: download DICOM instances over IHE RAD-69 (Retrieve Imaging Document Set)
 
 Usage:
   rad69 --url URL [options] [--instances FILE] [STUDY/SERIES/INSTANCE ...]
+  rad69 --kos FILE [--kos FILE ...] (--url URL | --source UID=URL ...) [options]
+  rad69 --registry URL --patient CX --repository [UID=]URL
+        (--url URL | --source UID=URL ...) [--since DATE] [--until DATE] [options]
+  rad69 --gateway URL --home-community-id URN --patient CX [options]
   rad69 --help | --version
 
 Files land at OUT/<study>/<series>/<instance>.dcm (or where --layout says),
@@ -102,6 +134,30 @@ What to download (at least one instance):
   -i, --instances FILE       CSV lines "study,series,instance" (an optional
                              header line, blank lines and # comments allowed)
                              or a JSON array of {"study","series","instance"}
+
+XDS-I.b (instances listed by KOS manifests; see docs/xds.md):
+  --kos FILE                 a KOS manifest (repeatable): download what it lists
+  --source UID=URL           the RAD-69 endpoint of the imaging document source
+                             whose Retrieve Location UID is UID (repeatable);
+                             --url serves every source not given
+  --registry URL             the XDS registry (ITI-18): find the KOS manifests
+                             of --patient
+  --patient CX               the patient, e.g. "PID123^^^&1.2.3.4&ISO"
+  --repository [UID=]URL     the XDS repository (ITI-43) holding the manifests
+                             (repeatable per repositoryUniqueId; a bare URL
+                             serves every repository)
+  --since DATE, --until DATE only studies whose service started in this range
+                             (YYYY-MM-DD or YYYYMMDD[hhmmss])
+  --gateway URL              an initiating gateway: query (ITI-38), manifests
+                             (ITI-39) and images (RAD-75) all at this URL
+  --home-community-id URN    the community asked through the gateway (e.g.
+                             urn:oid:1.2.3); manifests found keep their own
+  --saml-assertion FILE      a file holding a <wsse:Security> header (XUA SAML
+                             assertion), re-read for every request and sent
+                             byte for byte
+  --dry-run                  print the plan (manifests, studies, series,
+                             instances per source) and request no image
+  Manifests fetched are kept in OUT/manifests/<uniqueId>.dcm.
 
 Options:
   --url URL                  the RAD-69 endpoint (http or https); credentials in
@@ -254,6 +310,17 @@ export const CLI_FLAGS: readonly CliFlag[] = [
   { name: "no-progress" },
   { name: "instances", short: "i", value: "FILE" },
   { name: "log-level", value: "LEVEL" },
+  { name: "kos", value: "FILE", multiple: true },
+  { name: "source", value: "UID=URL", multiple: true },
+  { name: "registry", value: "URL" },
+  { name: "patient", value: "CX" },
+  { name: "repository", value: "UID=URL", multiple: true },
+  { name: "since", value: "DATE" },
+  { name: "until", value: "DATE" },
+  { name: "home-community-id", value: "URN" },
+  { name: "gateway", value: "URL" },
+  { name: "saml-assertion", value: "FILE" },
+  { name: "dry-run" },
   { name: "help", short: "h" },
   { name: "version", short: "V" },
 ];
@@ -348,8 +415,16 @@ export function parseCliArgs(args: readonly string[]): ParsedCli {
     instances: f.one("instances"),
     "log-level": f.one("log-level"),
   };
-  if (v.url === undefined || v.url.trim() === "") {
-    throw new TypeError("Missing option --url: the RAD-69 endpoint");
+  const xds = parseXdsFlags(f);
+  if (
+    (v.url === undefined || v.url.trim() === "") &&
+    !(xds && (xds.sources.length > 0 || xds.gateway !== undefined))
+  ) {
+    throw new TypeError(
+      xds
+        ? "Missing option --url or --source: where the images are (the RAD-69 endpoint of each imaging document source)"
+        : "Missing option --url: the RAD-69 endpoint",
+    );
   }
   if ((v.cert === undefined) !== (v.key === undefined)) {
     throw new TypeError("Invalid options: --cert and --key go together");
@@ -379,7 +454,7 @@ export function parseCliArgs(args: readonly string[]): ParsedCli {
       (s) => s !== "",
     );
   const options: CliOptions = {
-    url: v.url.trim(),
+    url: (v.url ?? "").trim(),
     out: v.out ?? ".",
     splitSeries: !v["no-split-series"],
     ignore: split(v.ignore),
@@ -411,5 +486,102 @@ export function parseCliArgs(args: readonly string[]): ParsedCli {
   if (v["repository-id"] !== undefined) {
     extra.repositoryId = v["repository-id"];
   }
+  if (xds) extra.xds = xds;
   return { kind: "run", options: { ...options, ...extra } };
+}
+
+/** Splits a `UID=URL` argument (`bare` allows a plain URL: UID ""). */
+function uidAndUrl(
+  flag: string,
+  raw: string,
+  bare: boolean,
+): [string, string] {
+  const eq = raw.indexOf("=");
+  const uid = eq < 0 ? "" : raw.slice(0, eq).trim();
+  if (eq >= 0 && /^[0-9][0-9.]*$/.test(uid)) {
+    return [uid, raw.slice(eq + 1).trim()];
+  }
+  if (bare && /^https?:\/\//i.test(raw.trim())) return ["", raw.trim()];
+  throw new TypeError(
+    `Invalid option --${flag} "${raw}": expected UID=URL${
+      bare ? " or URL" : ""
+    }, e.g. 1.3.6.1.4.1.21367.13.80.110=https://pacs.example/xdsi`,
+  );
+}
+
+/** A `--since`/`--until` date as an HL7 DTM (YYYYMMDD[hhmm[ss]]). */
+function dtm(flag: string, raw: string): string {
+  const text = raw.trim();
+  const iso = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  const value = iso ? `${iso[1]}${iso[2]}${iso[3]}` : text;
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2}(\d{2}(\d{2})?)?)?$/.exec(value);
+  const month = m ? Number(m[2]) : 0;
+  const day = m ? Number(m[3]) : 0;
+  if (!m || month < 1 || month > 12 || day < 1 || day > 31) {
+    throw new TypeError(
+      `Invalid option --${flag} "${raw}": expected a date YYYY-MM-DD or YYYYMMDD[hhmm[ss]]`,
+    );
+  }
+  return value;
+}
+
+/** The XDS-I.b flags, checked together; `undefined` when none is given. */
+function parseXdsFlags(f: FlagValues): CliXdsOptions | undefined {
+  const kos = f.all("kos");
+  const registry = f.one("registry");
+  const gateway = f.one("gateway");
+  const patient = f.one("patient");
+  const given = kos.length > 0 || registry !== undefined ||
+    gateway !== undefined || patient !== undefined ||
+    f.all("source").length > 0 || f.all("repository").length > 0 ||
+    f.on("dry-run");
+  if (!given) return undefined;
+  if (kos.length > 0 && (registry !== undefined || patient !== undefined)) {
+    throw new TypeError(
+      "Invalid options: --kos downloads what given manifests list; --registry/--patient find them. Give one or the other",
+    );
+  }
+  if (kos.length === 0 && patient === undefined) {
+    throw new TypeError(
+      "Missing option --kos FILE or --patient CX: which manifests to download from",
+    );
+  }
+  if (patient !== undefined && registry === undefined && gateway === undefined) {
+    throw new TypeError(
+      "Missing option --registry URL (or --gateway URL): where to find the manifests of --patient",
+    );
+  }
+  const repositories = f.all("repository").map((r) =>
+    uidAndUrl("repository", r, true)
+  );
+  if (
+    patient !== undefined && gateway === undefined && repositories.length === 0
+  ) {
+    throw new TypeError(
+      "Missing option --repository [UID=]URL: where to fetch the manifests the registry finds (ITI-43)",
+    );
+  }
+  const community = f.one("home-community-id");
+  if (gateway !== undefined && community === undefined) {
+    throw new TypeError(
+      "Missing option --home-community-id URN: the community to ask through --gateway",
+    );
+  }
+  const out: { -readonly [K in keyof CliXdsOptions]: CliXdsOptions[K] } = {
+    kos,
+    sources: f.all("source").map((s) => uidAndUrl("source", s, false)),
+    repositories,
+    dryRun: f.on("dry-run"),
+  };
+  if (registry !== undefined) out.registry = registry;
+  if (patient !== undefined) out.patient = patient;
+  if (gateway !== undefined) out.gateway = gateway;
+  if (community !== undefined) out.homeCommunityId = community;
+  const since = f.one("since");
+  const until = f.one("until");
+  if (since !== undefined) out.since = dtm("since", since);
+  if (until !== undefined) out.until = dtm("until", until);
+  const saml = f.one("saml-assertion");
+  if (saml !== undefined) out.samlAssertion = saml;
+  return out;
 }

@@ -6,19 +6,15 @@
  * @module
  */
 
-import { Rad69Client, type Rad69ClientOptions } from "../client.ts";
 import type { DownloadOptions, DownloadReport } from "../download.ts";
 import type { Rad69Logger } from "../logger.ts";
-import { assertUid, type InstanceReference } from "../references.ts";
 import { type CliOptions, HELP_TEXT, parseCliArgs, wantsJson } from "./args.ts";
-import { parseTriplet, readInstanceList } from "../instance_list.ts";
-import { prepareOutputFolder, resolveUserPath, userCwd } from "./paths.ts";
-import { missingPermissions, permissionHint } from "./permissions.ts";
+import { permissionHint } from "./permissions.ts";
 import { ProgressBar } from "./progress_bar.ts";
 import { Redactor } from "./redact.ts";
 import { buildSummary, describeBatch, formatSummary } from "./summary.ts";
-import { checkIgnoreValues } from "./ignore.ts";
-import { type DownloadLayout, layoutFromTemplate } from "../layout.ts";
+import { messageOf, prepare, type Prepared } from "./prepare.ts";
+import { prepareXds } from "./prepare_xds.ts";
 
 /** Exit status: every instance delivered, skipped or ignored. */
 export const EXIT_OK = 0;
@@ -68,10 +64,6 @@ export interface RunCliOptions {
 }
 
 const encoder = new TextEncoder();
-/** Query parameters whose values are secrets (never printed). */
-const SECRET_PARAM =
-  /passw|pwd|secret|token|api[-_]?key|auth|session|sig|credential|ticket|^key$/i;
-
 /** A writer of text to a Deno stream, whole. */
 function writerOf(
   stream: { writeSync(p: Uint8Array): number },
@@ -81,35 +73,6 @@ function writerOf(
     let at = 0;
     while (at < bytes.length) at += stream.writeSync(bytes.subarray(at));
   };
-}
-
-/** Base64 of UTF-8 text. */
-function base64(text: string): string {
-  let binary = "";
-  for (const byte of encoder.encode(text)) binary += String.fromCharCode(byte);
-  return btoa(binary);
-}
-
-/** A URL's host with its port made explicit, for net permissions. */
-function hostWithPort(url: URL): string {
-  const port = url.port || (url.protocol === "https:" ? "443" : "80");
-  return `${url.hostname}:${port}`;
-}
-
-/** The message of anything thrown. */
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** Reads a PEM file given to an option. */
-async function readPem(option: string, path: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (error) {
-    throw new TypeError(
-      `Cannot read ${option} file "${path}": ${messageOf(error)}`,
-    );
-  }
 }
 
 /** A logger to stderr at a level, redacted, that clears the progress bar. */
@@ -129,182 +92,6 @@ function cliLogger(
   if (level === "info" || level === "debug") logger.info = line;
   if (level === "debug") logger.debug = line;
   return logger;
-}
-
-/** Everything a run needs, once the input is read and checked. */
-interface Prepared {
-  client: Rad69Client;
-  refs: InstanceReference[];
-  url: URL;
-  /** The download folder, resolved. */
-  out: string;
-  /** The `--layout` template, compiled. */
-  layout?: DownloadLayout;
-}
-
-/** The options with every path resolved against the user's folder. */
-function resolvePaths(o: CliOptions): CliOptions {
-  const base = userCwd();
-  const at = (path: string) => resolveUserPath(path, base);
-  const resolved: { -readonly [K in keyof CliOptions]: CliOptions[K] } = {
-    ...o,
-  };
-  resolved.out = at(o.out);
-  resolved.ca = o.ca.map(at);
-  if (o.cert !== undefined) resolved.cert = at(o.cert);
-  if (o.key !== undefined) resolved.key = at(o.key);
-  if (o.instancesFile !== undefined) {
-    resolved.instancesFile = at(o.instancesFile);
-  }
-  return resolved;
-}
-
-/** Reads and checks the input; throws a `TypeError` for usage errors. */
-async function prepare(
-  typed: CliOptions,
-  redactor: Redactor,
-  logger: Rad69Logger,
-): Promise<Prepared | string[]> {
-  const o = resolvePaths(typed);
-  let url: URL;
-  try {
-    url = new URL(o.url);
-  } catch {
-    throw new TypeError(
-      `Invalid option --url "${
-        o.url.replace(/\/\/[^/@]*@/, "//[REDACTED]@")
-      }": not a URL`,
-    );
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new TypeError(
-      `Invalid option --url: expected an http or https URL, got "${url.protocol}"`,
-    );
-  }
-  const headers = new Headers();
-  if (url.username || url.password) {
-    const user = decodeURIComponent(url.username);
-    const password = decodeURIComponent(url.password);
-    if (password) redactor.add(password);
-    if (url.password) redactor.add(url.password);
-    const credentials = base64(`${user}:${password}`);
-    redactor.add(credentials);
-    headers.set("authorization", `Basic ${credentials}`);
-    url.username = "";
-    url.password = "";
-  }
-  for (const [name, value] of url.searchParams) {
-    if (SECRET_PARAM.test(name)) redactor.add(value);
-  }
-  for (const [name, value] of o.headers) {
-    redactor.add(value);
-    try {
-      headers.append(name, value);
-    } catch {
-      throw new TypeError(
-        `Invalid option --header: the value of "${name}" is not a valid header value`,
-      );
-    }
-  }
-
-  const wanted: Deno.PermissionDescriptor[] = [
-    ...o.headerEnv.map(([, variable]): Deno.PermissionDescriptor => ({
-      name: "env",
-      variable,
-    })),
-    ...[o.instancesFile, o.cert, o.key, ...o.ca].filter((p) => p !== undefined)
-      .map((path): Deno.PermissionDescriptor => ({ name: "read", path })),
-    { name: "net", host: hostWithPort(url) },
-    { name: "read", path: o.out },
-    { name: "write", path: o.out },
-  ];
-  const missing = await missingPermissions(wanted);
-  if (missing.length > 0) return missing;
-
-  for (const [name, variable] of o.headerEnv) {
-    const value = Deno.env.get(variable);
-    if (value === undefined || value === "") {
-      throw new TypeError(
-        `Environment variable "${variable}" (for header "${name}" of --header-env) is not set`,
-      );
-    }
-    redactor.add(value);
-    try {
-      headers.set(name, value);
-    } catch {
-      throw new TypeError(
-        `Environment variable "${variable}" does not hold a valid value for header "${name}"`,
-      );
-    }
-  }
-
-  const refs: InstanceReference[] = o.triplets.map((arg, i) =>
-    parseTriplet(arg, `argument ${i + 1}`)
-  );
-  if (o.instancesFile !== undefined) {
-    refs.push(...await readInstanceList(o.instancesFile));
-  }
-  if (refs.length === 0) {
-    throw new TypeError(
-      "Nothing to download: give STUDY/SERIES/INSTANCE arguments or --instances FILE",
-    );
-  }
-  o.transferSyntaxes.forEach((uid, i) =>
-    assertUid(uid, `--transfer-syntax ${i + 1}`)
-  );
-  if (o.repositoryId !== undefined) {
-    assertUid(o.repositoryId, "--repository-id");
-  }
-
-  const options: Rad69ClientOptions & { concurrency?: number } = {
-    url: url.href,
-    headers,
-    logger,
-    requestPerSeries: o.splitSeries,
-    mtom: o.mtom,
-    addressingMustUnderstand: o.mustUnderstand,
-  };
-  if (o.transferSyntaxes.length > 0) {
-    options.transferSyntaxes = o.transferSyntaxes;
-  }
-  if (o.repositoryId !== undefined) options.repositoryUniqueId = o.repositoryId;
-  if (o.retries !== undefined) options.retries = o.retries;
-  if (o.timeoutSeconds !== undefined) {
-    options.timeoutMs = Math.round(o.timeoutSeconds * 1000);
-    options.idleTimeoutMs = options.timeoutMs;
-  }
-  if (o.concurrency !== undefined) options.concurrency = o.concurrency;
-  if (o.cert !== undefined || o.ca.length > 0) {
-    if (url.protocol !== "https:") {
-      throw new TypeError(
-        "Invalid options: --cert, --key and --ca need an https URL",
-      );
-    }
-    const tls: { cert?: string; key?: string; caCerts?: string[] } = {};
-    if (o.cert !== undefined && o.key !== undefined) {
-      tls.cert = await readPem("--cert", o.cert);
-      tls.key = await readPem("--key", o.key);
-    }
-    if (o.ca.length > 0) {
-      tls.caCerts = [];
-      for (const path of o.ca) tls.caCerts.push(await readPem("--ca", path));
-    }
-    options.tls = tls;
-  }
-  checkIgnoreValues(o.ignore);
-  const layout = o.layout === undefined
-    ? undefined
-    : layoutFromTemplate(o.layout);
-  await prepareOutputFolder("--out", typed.out, o.out);
-  let client: Rad69Client;
-  try {
-    client = new Rad69Client(options);
-  } catch (error) {
-    throw new TypeError(redactor.redact(messageOf(error)));
-  }
-  const prepared: Prepared = { client, refs, url, out: o.out };
-  if (layout) prepared.layout = layout;
-  return prepared;
 }
 
 /** What every exit path of a run needs. */
@@ -434,7 +221,9 @@ export async function runCli(
 
   let prepared: Prepared | string[];
   try {
-    prepared = await prepare(o, redactor, logger);
+    prepared = o.xds
+      ? await prepareXds(o, o.xds, redactor, logger)
+      : await prepare(o, redactor, logger);
   } catch (error) {
     const hint = permissionHint(error);
     if (hint) {
@@ -466,7 +255,7 @@ async function runDownload(
     logger: Rad69Logger;
   },
 ): Promise<number> {
-  const { client, refs, url, out } = prepared;
+  const { out } = prepared;
   const { stdout, stderr, redact } = context;
   const { bar, logger } = options;
   const controller = new AbortController();
@@ -482,9 +271,30 @@ async function runDownload(
     for (const s of signals) Deno.addSignalListener(s, onSignal);
   }
 
-  logger.info?.(
-    `Downloading ${refs.length} instance(s) from ${url.href} to ${out}`,
-  );
+  if (prepared.dryRun) {
+    prepared.dispose();
+    if (o.json) {
+      stdout(
+        `${
+          JSON.stringify(
+            {
+              version: context.version,
+              ok: true,
+              exitCode: EXIT_OK,
+              dryRun: true,
+              plan: prepared.dryRun,
+            },
+            null,
+            2,
+          )
+        }\n`,
+      );
+    } else {
+      for (const line of prepared.dryRun) stderr(`${redact(line)}\n`);
+    }
+    return EXIT_OK;
+  }
+  logger.info?.(`Downloading ${prepared.what} to ${out}`);
   const downloadOptions: DownloadOptions = {
     resume: o.resume,
     fsync: o.fsync,
@@ -500,7 +310,7 @@ async function runDownload(
   if (bar) downloadOptions.onProgress = (p) => bar.update(p);
   let report: DownloadReport;
   try {
-    report = await client.download(refs, out, downloadOptions);
+    report = await prepared.download(downloadOptions);
   } catch (error) {
     bar?.clear();
     if (signal.aborted) {
@@ -519,13 +329,13 @@ async function runDownload(
     if (options.handleSignals) {
       for (const s of signals) Deno.removeSignalListener(s, onSignal);
     }
-    client[Symbol.dispose]();
+    prepared.dispose();
   }
   bar?.finish();
 
   const summary = buildSummary(report, {
     version: context.version,
-    url: redact(url.href),
+    url: redact(prepared.url),
     ignore: o.ignore,
     redact,
   });
