@@ -8,7 +8,7 @@
 import type { FakeDialect, FakeSoapFault, FaultPlan } from "./_types.ts";
 import { escapeXml } from "../xml.ts";
 import { base64Chunks } from "./_stream.ts";
-import { SOAP12_NS, WSA_NS } from "./_request.ts";
+import { SOAP12_NS, WSA_NS, WSSE_NS } from "./_request.ts";
 
 export const RESPONSE_ACTION = "urn:ihe:iti:2007:RetrieveDocumentSetResponse";
 const RS_NS = "urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0";
@@ -69,7 +69,7 @@ export function severityUrn(severity: string | undefined): string {
 }
 
 /** WS-Addressing response headers. */
-function addressing(prefix: string, action: string, relatesTo?: string) {
+export function addressing(prefix: string, action: string, relatesTo?: string) {
   const wsa = (name: string, value: string) =>
     `<${name} xmlns="${WSA_NS}">${escapeXml(value)}</${name}>`;
   return `<${prefix}:Header>${wsa("Action", action)}${
@@ -91,6 +91,8 @@ export function faultEnvelope(
     const prefix = colon < 0 ? "" : fault.subcode.slice(0, colon);
     const ns = prefix === "wsa"
       ? WSA_NS
+      : prefix === "wsse"
+      ? WSSE_NS
       : prefix === "env"
       ? SOAP12_NS
       : "urn:rad69:fake";
