@@ -7,7 +7,6 @@
  * @module
  */
 
-import dicomParser from "dicom-parser";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -20,6 +19,7 @@ import {
   type Rad69Reference,
   toInstanceRefs,
 } from "./references.ts";
+import { parsePart10 } from "./dicom.ts";
 import type { AttemptReport, RetrieveFn } from "./outcome.ts";
 import type { RegistryError } from "./soap/types.ts";
 
@@ -438,7 +438,7 @@ function sopInstanceUid(bytes: Uint8Array): string | undefined {
     return undefined;
   }
   try {
-    const ds = dicomParser.parseDicom(bytes, { untilTag: "x00080018" });
+    const ds = parsePart10(bytes, { untilTag: "x00080018", partial: true });
     return ds.string("x00080018") || undefined;
   } catch {
     return undefined;

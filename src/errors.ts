@@ -843,6 +843,103 @@ export class AuthenticationError extends Rad69Error {
 }
 
 /**
+ * Instances listed by a KOS manifest live in an imaging document source
+ * (a Retrieve Location UID) that no endpoint is given for. Raised while
+ * planning, before any image is requested.
+ *
+ * @example Plan a manifest whose source is not mapped
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { UnknownSourceError } from "@rad69/client";
+ *
+ * const error = new UnknownSourceError([
+ *   { repositoryUniqueId: "1.2.3.4", instances: 12, series: 2 },
+ * ]);
+ * assert.deepEqual(error.repositoryUniqueIds, ["1.2.3.4"]);
+ * assert.match(error.message, /1\.2\.3\.4 \(12 instances in 2 series\)/);
+ * ```
+ */
+export class UnknownSourceError extends Rad69Error {
+  /** The Retrieve Location UIDs without an endpoint. */
+  readonly repositoryUniqueIds: readonly string[];
+
+  /**
+   * Creates the error.
+   *
+   * @param missing Each unmapped source with what it holds.
+   */
+  constructor(
+    missing: readonly {
+      repositoryUniqueId: string;
+      homeCommunityId?: string | undefined;
+      instances: number;
+      series: number;
+    }[],
+  ) {
+    const list = missing.map((m) =>
+      `${m.repositoryUniqueId}${
+        m.homeCommunityId ? ` of community ${m.homeCommunityId}` : ""
+      } (${m.instances} instances in ${m.series} series)`
+    ).join(", ");
+    super(
+      `No imaging document source endpoint for Retrieve Location UID ${list}: map each with sources (--source UID=URL) or give one url for all (--url)`,
+    );
+    this.name = "UnknownSourceError";
+    this.repositoryUniqueIds = missing.map((m) => m.repositoryUniqueId);
+  }
+}
+
+/**
+ * A Key Object Selection (KOS) manifest cannot be read: the bytes are not a
+ * DICOM file, not a KOS, or an attribute the XDS-I.b references need is
+ * missing or malformed. The message names the file and the tag path, e.g.
+ * `manifest.dcm: (0040,A375)[2] > (0008,1115)[0]: no Series Instance UID`.
+ *
+ * @example Say where a manifest is broken
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { KosError, Rad69Error } from "@rad69/client";
+ *
+ * const error = new KosError("no Series Instance UID", {
+ *   file: "manifest.dcm",
+ *   tagPath: "(0040,A375)[2] > (0008,1115)[0]",
+ * });
+ * assert.ok(error instanceof Rad69Error);
+ * assert.equal(
+ *   error.message,
+ *   "manifest.dcm: (0040,A375)[2] > (0008,1115)[0]: no Series Instance UID",
+ * );
+ * assert.equal(error.tagPath, "(0040,A375)[2] > (0008,1115)[0]");
+ * ```
+ */
+export class KosError extends Rad69Error {
+  /** The file the manifest came from, when known. */
+  readonly file: string | undefined;
+  /** The tag path of the faulty attribute or item; "" for the whole file. */
+  readonly tagPath: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param reason What is wrong.
+   * @param options The file, the tag path and the cause.
+   */
+  constructor(
+    reason: string,
+    options: Rad69ErrorOptions & { file?: string; tagPath?: string } = {},
+  ) {
+    const { file, tagPath = "", ...rest } = options;
+    super(
+      `${file ?? "KOS manifest"}: ${tagPath ? `${tagPath}: ` : ""}${reason}`,
+      rest,
+    );
+    this.name = "KosError";
+    this.file = file;
+    this.tagPath = tagPath;
+  }
+}
+
+/**
  * A registry query parameter is malformed: a patient id that is not an
  * XDS CX (`ID^^^&OID&ISO`), a time that is not a DTM, a code without its
  * scheme. Raised before any request is sent.

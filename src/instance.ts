@@ -4,8 +4,7 @@
  * @module
  */
 
-import dicomParser from "dicom-parser";
-import type { DicomDataSet } from "./dicom.ts";
+import { type DicomDataSet, parsePart10 } from "./dicom.ts";
 import type { InstanceReference } from "./references.ts";
 import type { RegistryError } from "./soap/types.ts";
 
@@ -79,9 +78,12 @@ export class Rad69Instance {
     this.mimeType = init.mimeType ?? "";
   }
 
-  /** The dataset parsed by `dicom-parser` (element values read lazily). */
+  /**
+   * The dataset parsed by `dicom-parser` (element values read lazily), in
+   * any transfer syntax: a deflated dataset is read from an inflated copy.
+   */
   get dataset(): DicomDataSet {
-    this.#dataset ??= dicomParser.parseDicom(this.bytes);
+    this.#dataset ??= parsePart10(this.bytes);
     return this.#dataset;
   }
 }

@@ -105,6 +105,12 @@ export interface RetrieveBatchOptions extends
   url: string;
 }
 
+/** Codes saying the instance cannot be sent in a requested transfer syntax. */
+const TRANSFER_SYNTAX_CODES = new Set([
+  "urn:dicom:wado:0006",
+  "urn:dicom:wado:0007",
+]);
+
 const MISSING_CODES = new Set([
   "XDSMissingDocument",
   "XDSDocumentUniqueIdError",
@@ -159,7 +165,12 @@ export function registryErrorToError(
       options,
     )
     : new Rad69ServerError(
-      `Server reported ${error.code} for instance "${ref.instanceUid}"${detail}`,
+      `Server reported ${error.code} for instance "${ref.instanceUid}"${detail}${
+        TRANSFER_SYNTAX_CODES.has(error.code) ||
+          /transfer syntax/i.test(error.context)
+          ? `; it cannot send it in any requested transfer syntax: add the stored one, or ask for it as stored (transferSyntaxes ["*"], --transfer-syntax '*')`
+          : ""
+      }`,
       options,
     );
 }
@@ -199,6 +210,7 @@ export const RAD69_TRANSACTION: Transaction<InstanceReference, Rad69Instance> =
         repositoryUniqueId: doc.repositoryUniqueId,
         mimeType: doc.mimeType,
       }),
+    community: (ref) => ref.homeCommunityId,
     errorOptions: (ref) => ({ instance: ref }),
     registryError: registryErrorToError,
   });

@@ -269,13 +269,17 @@ Deno.test("FakeRad69Server refuses what is truly wrong with a precise Fault", as
   await t.step("another wsa:Action", async () => {
     const answer = await post(
       server.url,
-      plain(server.url, { action: "urn:ihe:iti:2007:RetrieveDocumentSet" }),
+      // The fake serves RAD-69 and ITI-43; ITI-41 is not one of its actions.
+      plain(server.url, {
+        action: "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b",
+      }),
     );
     assertFault(answer, {
       status: 400,
       code: "Sender",
       subcode: "wsa:ActionNotSupported",
-      reason: /"urn:ihe:iti:2007:RetrieveDocumentSet" cannot be processed/,
+      reason:
+        /"urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b" cannot be processed/,
     });
   });
   await t.step("no wsa:Action, even with a Content-Type action", async () => {

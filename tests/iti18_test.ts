@@ -820,7 +820,7 @@ Deno.test("findDocuments() cuts an answer larger than maxRootPartSize", async ()
 Deno.test("findDocuments() logs in again after a 401 through onUnauthorized", async (t) => {
   await using registry = await FakeXdsRegistry.start({
     documents: ENTRIES,
-    requireBearer: "fresh-token-123456",
+    requireCredentials: "fresh-token-123456",
   });
   await t.step("without a hook: the 401", async () => {
     await assert.rejects(

@@ -163,13 +163,22 @@ export class Accounting<Ref, Delivered> {
     }
     const errors = parsed.errors.filter((e) => !e.isWarning);
     const requested = new Set(refs.map((r) => t.key(r)));
+    const communities = new Set(
+      refs.flatMap((r) => t.community(r) ?? []),
+    );
     const general = errors.filter((e) =>
       !requested.has(e.location.trim()) &&
+      !communities.has(e.location.trim()) &&
       ![...requested].some((uid) => containsUid(e.context, uid))
     );
     for (const ref of [...this.pending.values()]) {
       const uid = t.key(ref);
-      const chosen = errorsFor(errors, uid)[0] ?? general[0];
+      const community = t.community(ref);
+      const chosen = errorsFor(errors, uid)[0] ??
+        (community === undefined
+          ? undefined
+          : errors.find((e) => e.location.trim() === community)) ??
+        general[0];
       const error = chosen
         ? t.registryError(chosen, ref)
         : new DocumentNotReturnedError(

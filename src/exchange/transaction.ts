@@ -54,6 +54,12 @@ export interface Transaction<Ref, Delivered> {
     bytes: Uint8Array,
     warnings: readonly RegistryError[],
   ): Delivered;
+  /**
+   * The HomeCommunityId a document is requested with, when it carries its
+   * own: a RegistryError located by a community is about every document of
+   * that community.
+   */
+  community(ref: Ref): string | undefined;
   /** Extra error options naming the document (`instance` for RAD-69). */
   errorOptions(ref: Ref): { instance?: InstanceReference };
   /** Turns a RegistryError about this document into its error. */

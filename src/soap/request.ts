@@ -68,6 +68,57 @@ export const DEFAULT_TRANSFER_SYNTAXES: readonly string[] = Object.freeze([
 ]);
 
 /**
+ * What `transferSyntaxes: ["*"]` (CLI `--transfer-syntax '*'`) sends: every
+ * standard transfer syntax a stored instance can have, so that a server
+ * that keeps the stored encoding when it is listed (dcm4chee-arc does;
+ * the list's order is not used) sends each instance as stored, untranscoded.
+ * JPIP (`1.2.840.10008.1.2.4.94`/`.95`) is left out: it replaces the pixel
+ * data by a URL. A server that cannot provide an instance in any requested
+ * syntax answers `urn:dicom:wado:0007` (dcm4chee-arc) or
+ * `XDSRepositoryError` (the NIST simulator); that code is in the error.
+ */
+export const AS_STORED_TRANSFER_SYNTAXES: readonly string[] = Object.freeze([
+  "1.2.840.10008.1.2.1",
+  "1.2.840.10008.1.2",
+  "1.2.840.10008.1.2.1.99",
+  "1.2.840.10008.1.2.2",
+  "1.2.840.10008.1.2.1.98",
+  "1.2.840.10008.1.2.4.50",
+  "1.2.840.10008.1.2.4.51",
+  "1.2.840.10008.1.2.4.57",
+  "1.2.840.10008.1.2.4.70",
+  "1.2.840.10008.1.2.4.80",
+  "1.2.840.10008.1.2.4.81",
+  "1.2.840.10008.1.2.4.90",
+  "1.2.840.10008.1.2.4.91",
+  "1.2.840.10008.1.2.4.92",
+  "1.2.840.10008.1.2.4.93",
+  "1.2.840.10008.1.2.4.100",
+  "1.2.840.10008.1.2.4.100.1",
+  "1.2.840.10008.1.2.4.101",
+  "1.2.840.10008.1.2.4.101.1",
+  "1.2.840.10008.1.2.4.102",
+  "1.2.840.10008.1.2.4.102.1",
+  "1.2.840.10008.1.2.4.103",
+  "1.2.840.10008.1.2.4.103.1",
+  "1.2.840.10008.1.2.4.104",
+  "1.2.840.10008.1.2.4.104.1",
+  "1.2.840.10008.1.2.4.105",
+  "1.2.840.10008.1.2.4.105.1",
+  "1.2.840.10008.1.2.4.106",
+  "1.2.840.10008.1.2.4.106.1",
+  "1.2.840.10008.1.2.4.107",
+  "1.2.840.10008.1.2.4.108",
+  "1.2.840.10008.1.2.4.110",
+  "1.2.840.10008.1.2.4.111",
+  "1.2.840.10008.1.2.4.112",
+  "1.2.840.10008.1.2.4.201",
+  "1.2.840.10008.1.2.4.202",
+  "1.2.840.10008.1.2.4.203",
+  "1.2.840.10008.1.2.5",
+]);
+
+/**
  * The RepositoryUniqueId sent when neither the options nor the instance
  * give one: `1.3.6.1.4.1000`, the value dicomtrolley hard-codes (it echoes
  * the placeholder of the DICOM PS3.18 Annex E example). Servers that do not
@@ -140,7 +191,8 @@ export interface BuildRetrieveRequestOptions {
   homeCommunityId?: string;
   /**
    * The transfer syntaxes the caller accepts, in `TransferSyntaxUIDList`
-   * order. Must not be empty.
+   * order. Must not be empty. `["*"]` asks for every instance as stored
+   * ({@linkcode AS_STORED_TRANSFER_SYNTAXES}).
    *
    * @default {DEFAULT_TRANSFER_SYNTAXES}
    */
@@ -273,7 +325,11 @@ export function buildRetrieveRequest(
   const crossGateway = options.crossGateway ?? false;
   const what = crossGateway ? "RAD-75 request" : "RAD-69 request";
   const studies = groupDocumentRequests(refs, options, what);
-  const syntaxes = options.transferSyntaxes ?? DEFAULT_TRANSFER_SYNTAXES;
+  const given = options.transferSyntaxes ?? DEFAULT_TRANSFER_SYNTAXES;
+  const syntaxes = Array.isArray(given) && given.length === 1 &&
+      given[0] === "*"
+    ? AS_STORED_TRANSFER_SYNTAXES
+    : given;
   if (!Array.isArray(syntaxes) || syntaxes.length === 0) {
     throw new TypeError(
       `Cannot build ${what}: transferSyntaxes must list at least one transfer syntax UID`,

@@ -20,6 +20,16 @@ export const WSSE_NS =
 export const XDSI_NS = "urn:ihe:rad:xdsi-b:2009";
 export const XDSB_NS = "urn:ihe:iti:xds-b:2007";
 export const RAD69_ACTION = "urn:ihe:rad:2009:RetrieveImagingDocumentSet";
+export const RAD75_ACTION =
+  "urn:ihe:rad:2011:CrossGatewayRetrieveImagingDocumentSet";
+export const ITI43_ACTION = "urn:ihe:iti:2007:RetrieveDocumentSet";
+export const ITI39_ACTION = "urn:ihe:iti:2007:CrossGatewayRetrieve";
+
+/** The actions whose body is an ITI-43 RetrieveDocumentSetRequest. */
+export const DOCUMENT_SET_ACTIONS: ReadonlySet<string> = new Set([
+  ITI43_ACTION,
+  ITI39_ACTION,
+]);
 
 /** A rejected request, answered with a SOAP 1.2 Fault. */
 export class RequestFault extends Error {
@@ -123,6 +133,8 @@ export interface ParsedRequest {
   action?: string;
   messageId?: string;
   to?: string;
+  /** The `wsse:Security` header element, when one was sent. */
+  security?: XmlElement;
   documents: ParsedDocument[];
   transferSyntaxes: string[];
 }
@@ -518,7 +530,10 @@ export function parseRequest(
 ): ParsedRequest {
   const envelope = readSoapEnvelope(contentType, body, options, partial);
   const request = envelope.body;
-  const { mtom, soapXml } = envelope;
+  if (envelope.security) partial.security = envelope.security;
+  if (DOCUMENT_SET_ACTIONS.has(envelope.action)) {
+    return parsedRequest(envelope, readDocumentSet(request, partial), []);
+  }
   expect(
     request,
     XDSI_NS,
@@ -568,14 +583,24 @@ export function parseRequest(
   if (transferSyntaxes.length === 0) {
     throw new RequestFault("TransferSyntaxUIDList is empty");
   }
+  return parsedRequest(envelope, documents, transferSyntaxes);
+}
+
+/** The parsed request of an envelope and what its Body asked for. */
+function parsedRequest(
+  envelope: SoapEnvelopeRequest,
+  documents: ParsedDocument[],
+  transferSyntaxes: string[],
+): ParsedRequest {
   return {
-    mtom,
-    soapXml,
-    ...(partial.action !== undefined ? { action: partial.action } : {}),
-    ...(partial.messageId !== undefined
-      ? { messageId: partial.messageId }
+    mtom: envelope.mtom,
+    soapXml: envelope.soapXml,
+    action: envelope.action,
+    ...(envelope.messageId !== undefined
+      ? { messageId: envelope.messageId }
       : {}),
-    ...(partial.to !== undefined ? { to: partial.to } : {}),
+    ...(envelope.to !== undefined ? { to: envelope.to } : {}),
+    ...(envelope.security ? { security: envelope.security } : {}),
     documents,
     transferSyntaxes,
   };
@@ -658,4 +683,28 @@ export function readDocumentRequest(doc: XmlElement): DocumentRequestIds {
     repositoryUniqueId,
     ...(homeCommunityId !== undefined ? { homeCommunityId } : {}),
   };
+}
+
+/** Reads an ITI-43/ITI-39 RetrieveDocumentSetRequest (no study, series). */
+function readDocumentSet(
+  request: XmlElement,
+  partial: Partial<ParsedRequest>,
+): ParsedDocument[] {
+  expect(request, XDSB_NS, "RetrieveDocumentSetRequest", "soap:Body");
+  noText(request, "RetrieveDocumentSetRequest");
+  const documents: ParsedDocument[] = [];
+  partial.documents = documents;
+  partial.transferSyntaxes = [];
+  for (const doc of request.children) {
+    expect(doc, XDSB_NS, "DocumentRequest", "RetrieveDocumentSetRequest");
+    documents.push({
+      studyUid: "",
+      seriesUid: "",
+      ...readDocumentRequest(doc),
+    });
+  }
+  if (documents.length === 0) {
+    throw new RequestFault("RetrieveDocumentSetRequest has no DocumentRequest");
+  }
+  return documents;
 }

@@ -4,6 +4,9 @@
  * @module
  */
 
+import type { FakeAuthOptions } from "./_auth.ts";
+export type { FakeAuthOptions } from "./_auth.ts";
+
 /**
  * How the fake server frames its answers, each imitating a real server (see
  * the protocol notes):
@@ -709,7 +712,7 @@ export type FakeRequestHook = (
  * assert.deepEqual((await lenient.getDataset(study[0]!)).bytes, study[0]!.bytes);
  * ```
  */
-export interface FakeRad69ServerOptions {
+export interface FakeRad69ServerOptions extends FakeAuthOptions {
   /**
    * Instances to serve: `{ studyUid, seriesUid, instanceUid, bytes }`
    * objects, or raw Part-10 bytes whose UIDs are read with dicom-parser.
@@ -791,4 +794,12 @@ export interface FakeRad69ServerOptions {
    * returns is merged over the server-wide and queued plans.
    */
   readonly onRequest?: FakeRequestHook;
+  /**
+   * Act as a gateway of this community (e.g. `urn:oid:1.2.3`): RAD-75 and
+   * ITI-39 requests are served as well as RAD-69 and ITI-43, and every
+   * DocumentRequest must carry this HomeCommunityId: one without gets
+   * `XDSMissingHomeCommunityId`, one with another gets
+   * `XDSUnknownCommunity`, both located by the community.
+   */
+  readonly homeCommunityId?: string;
 }

@@ -5,16 +5,25 @@
  * @module
  */
 
-/** Explicit VR Little Endian, the default transfer syntax. */
-const EXPLICIT_VR_LE = "1.2.840.10008.1.2.1";
-/** Implicit VR Little Endian. */
-const IMPLICIT_VR_LE = "1.2.840.10008.1.2";
+import {
+  concat,
+  elementHeader,
+  type Encoded,
+  EXPLICIT_LE,
+  EXPLICIT_VR_LE,
+  fileMeta,
+  ITEM,
+  itemTag,
+  part10,
+  SEQUENCE_DELIMITER,
+  swap16,
+  syntaxLayout,
+  text,
+  us,
+} from "./_dicom_encoding.ts";
+
 /** CT Image Storage. */
 const CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2";
-/** The implementation class UID written in the File Meta Information. */
-const IMPLEMENTATION_CLASS_UID = "1.2.826.0.1.3680043.10.1234.69.1";
-/** The implementation version name written in the File Meta Information. */
-const IMPLEMENTATION_VERSION = "RAD69_FAKE_1";
 /** The default UID root of {@linkcode syntheticStudy}. */
 const DEFAULT_ROOT = "1.2.826.0.1.3680043.10.1234";
 
@@ -90,16 +99,34 @@ export interface DicomInstanceOptions {
    */
   sopClassUid?: string;
   /**
-   * Transfer Syntax UID (0002,0010). Explicit VR Little Endian
-   * (`1.2.840.10008.1.2.1`) and Implicit VR Little Endian
-   * (`1.2.840.10008.1.2`) encode native pixel data; any other UID is taken as
-   * an encapsulated (compressed) syntax: the dataset stays explicit VR little
-   * endian and the pixel bytes become one fragment of encapsulated Pixel Data
-   * (structurally valid, not a real codestream).
+   * Transfer Syntax UID (0002,0010). Implicit VR Little Endian
+   * (`1.2.840.10008.1.2`), Explicit VR Little Endian (`1.2.840.10008.1.2.1`),
+   * Explicit VR Big Endian (`1.2.840.10008.1.2.2`, 16-bit pixel words in big
+   * endian too) and Deflated Explicit VR Little Endian
+   * (`1.2.840.10008.1.2.1.99`, the dataset after the File Meta Information
+   * deflated) encode native pixel data; any other UID is taken as an
+   * encapsulated (compressed) syntax: the dataset stays explicit VR little
+   * endian and the pixel bytes become encapsulated Pixel Data: a Basic Offset
+   * Table item with each frame's offset, then `fragmentsPerFrame` fragments
+   * per frame (structurally valid, not a real codestream).
    *
    * @default {"1.2.840.10008.1.2.1"}
    */
   transferSyntaxUid?: string;
+  /**
+   * Number of Frames (0028,0008), with `rows` and `columns` (ignored when
+   * `pixelBytes` is set).
+   *
+   * @default {1}
+   */
+  frames?: number;
+  /**
+   * With an encapsulated transfer syntax, the number of fragments each frame
+   * is cut into (each of even length).
+   *
+   * @default {1}
+   */
+  fragmentsPerFrame?: number;
   /**
    * Approximate size of the Pixel Data value in bytes. The image is laid out
    * as rows of at most 512 pixels of 16 bits, so the actual size is rounded up
@@ -272,30 +299,6 @@ export interface SyntheticStudyOptions {
   modality?: string;
 }
 
-const SHORT_VRS = new Set([
-  "AE",
-  "AS",
-  "AT",
-  "CS",
-  "DA",
-  "DS",
-  "DT",
-  "FL",
-  "FD",
-  "IS",
-  "LO",
-  "LT",
-  "PN",
-  "SH",
-  "SL",
-  "SS",
-  "ST",
-  "TM",
-  "UI",
-  "UL",
-  "US",
-]);
-
 const UID_COMPONENT = /^(0|[1-9][0-9]*)$/;
 
 /** Throws a TypeError when `uid` is not a valid DICOM UID. */
@@ -331,90 +334,6 @@ function xorshift(seed: number): () => number {
     x >>>= 0;
     return x;
   };
-}
-
-/** One data element, already encoded. */
-interface Encoded {
-  tag: number;
-  bytes: Uint8Array;
-}
-
-const encoder = new TextEncoder();
-
-/** Pads a text value to even length for its VR. */
-function padValue(vr: string, value: string): Uint8Array {
-  const raw = encoder.encode(value);
-  if (raw.length % 2 === 0) return raw;
-  const out = new Uint8Array(raw.length + 1);
-  out.set(raw);
-  out[raw.length] = vr === "UI" ? 0 : 0x20;
-  return out;
-}
-
-/** Encodes one element header + value. */
-function element(
-  group: number,
-  elem: number,
-  vr: string,
-  value: Uint8Array,
-  explicit: boolean,
-  undefinedLength = false,
-): Encoded {
-  const long = !SHORT_VRS.has(vr);
-  const headerLength = explicit ? (long ? 12 : 8) : 8;
-  const out = new Uint8Array(
-    headerLength + (undefinedLength ? 0 : value.length),
-  );
-  const view = new DataView(out.buffer);
-  view.setUint16(0, group, true);
-  view.setUint16(2, elem, true);
-  const length = undefinedLength ? 0xffffffff : value.length;
-  if (explicit) {
-    out[4] = vr.charCodeAt(0);
-    out[5] = vr.charCodeAt(1);
-    if (long) view.setUint32(8, length, true);
-    else view.setUint16(6, length, true);
-  } else {
-    view.setUint32(4, length, true);
-  }
-  if (!undefinedLength) out.set(value, headerLength);
-  return { tag: ((group << 16) | elem) >>> 0, bytes: out };
-}
-
-/** A text element. */
-function text(
-  group: number,
-  elem: number,
-  vr: string,
-  value: string,
-  explicit: boolean,
-): Encoded {
-  return element(group, elem, vr, padValue(vr, value), explicit);
-}
-
-/** A US element. */
-function us(
-  group: number,
-  elem: number,
-  value: number,
-  explicit: boolean,
-): Encoded {
-  const v = new Uint8Array(2);
-  new DataView(v.buffer).setUint16(0, value, true);
-  return element(group, elem, "US", v, explicit);
-}
-
-/** Concatenates byte arrays. */
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }
 
 /** Fills `target` with deterministic pixel content. */
@@ -523,111 +442,110 @@ export function buildDicomInstance(
   } else {
     rows = positiveInt(options.rows ?? 64, "rows", 65535);
     columns = positiveInt(options.columns ?? 64, "columns", 65535);
+    frames = positiveInt(options.frames ?? 1, "frames", 65535);
   }
   const pixelLength = rows * columns * frames * 2;
 
-  const explicit = ts !== IMPLICIT_VR_LE;
-  const encapsulated = ts !== IMPLICIT_VR_LE && ts !== EXPLICIT_VR_LE;
-
-  // File Meta Information (always explicit VR LE).
-  const meta: Encoded[] = [
-    element(0x0002, 0x0001, "OB", new Uint8Array([0, 1]), true),
-    text(0x0002, 0x0002, "UI", sopClassUid, true),
-    text(0x0002, 0x0003, "UI", instanceUid, true),
-    text(0x0002, 0x0010, "UI", ts, true),
-    text(0x0002, 0x0012, "UI", IMPLEMENTATION_CLASS_UID, true),
-    text(0x0002, 0x0013, "SH", IMPLEMENTATION_VERSION, true),
-  ];
-  const metaBody = concat(meta.map((e) => e.bytes));
-  const groupLength = new Uint8Array(4);
-  new DataView(groupLength.buffer).setUint32(0, metaBody.length, true);
+  const layout = syntaxLayout(ts);
+  const enc = layout.encoding;
+  const fragmentsPerFrame = layout.encapsulated
+    ? positiveInt(
+      options.fragmentsPerFrame ?? 1,
+      "fragmentsPerFrame",
+      (rows * columns * 2) / 2,
+    )
+    : 1;
 
   const ds: Encoded[] = [
-    text(0x0008, 0x0005, "CS", "ISO_IR 100", explicit),
-    text(0x0008, 0x0016, "UI", sopClassUid, explicit),
-    text(0x0008, 0x0018, "UI", instanceUid, explicit),
-    text(0x0008, 0x0020, "DA", "20240101", explicit),
-    text(0x0008, 0x0030, "TM", "120000", explicit),
-    text(0x0008, 0x0060, "CS", options.modality ?? "CT", explicit),
-    text(0x0010, 0x0010, "PN", options.patientName ?? "FAKE^PATIENT", explicit),
-    text(0x0010, 0x0020, "LO", options.patientId ?? "RAD69-FAKE", explicit),
-    text(0x0020, 0x000d, "UI", studyUid, explicit),
-    text(0x0020, 0x000e, "UI", seriesUid, explicit),
-    text(0x0020, 0x0010, "SH", "1", explicit),
-    text(
-      0x0020,
-      0x0011,
-      "IS",
-      String(options.seriesNumber ?? 1),
-      explicit,
-    ),
-    text(
-      0x0020,
-      0x0013,
-      "IS",
-      String(options.instanceNumber ?? 1),
-      explicit,
-    ),
-    us(0x0028, 0x0002, 1, explicit),
-    text(0x0028, 0x0004, "CS", "MONOCHROME2", explicit),
-    ...(frames > 1
-      ? [text(0x0028, 0x0008, "IS", String(frames), explicit)]
-      : []),
-    us(0x0028, 0x0010, rows, explicit),
-    us(0x0028, 0x0011, columns, explicit),
-    us(0x0028, 0x0100, 16, explicit),
-    us(0x0028, 0x0101, 12, explicit),
-    us(0x0028, 0x0102, 11, explicit),
-    us(0x0028, 0x0103, 0, explicit),
+    text(0x00080005, "CS", "ISO_IR 100", enc),
+    text(0x00080016, "UI", sopClassUid, enc),
+    text(0x00080018, "UI", instanceUid, enc),
+    text(0x00080020, "DA", "20240101", enc),
+    text(0x00080030, "TM", "120000", enc),
+    text(0x00080060, "CS", options.modality ?? "CT", enc),
+    text(0x00100010, "PN", options.patientName ?? "FAKE^PATIENT", enc),
+    text(0x00100020, "LO", options.patientId ?? "RAD69-FAKE", enc),
+    text(0x0020000d, "UI", studyUid, enc),
+    text(0x0020000e, "UI", seriesUid, enc),
+    text(0x00200010, "SH", "1", enc),
+    text(0x00200011, "IS", String(options.seriesNumber ?? 1), enc),
+    text(0x00200013, "IS", String(options.instanceNumber ?? 1), enc),
+    us(0x00280002, 1, enc),
+    text(0x00280004, "CS", "MONOCHROME2", enc),
+    ...(frames > 1 ? [text(0x00280008, "IS", String(frames), enc)] : []),
+    us(0x00280010, rows, enc),
+    us(0x00280011, columns, enc),
+    us(0x00280100, 16, enc),
+    us(0x00280101, 12, enc),
+    us(0x00280102, 11, enc),
+    us(0x00280103, 0, enc),
   ];
   ds.sort((a, b) => a.tag - b.tag);
+  const content = options.pixelContent ?? "12bit";
+  const uids = { sopClassUid, instanceUid, transferSyntaxUid: ts };
+  const elements = concat(ds.map((e) => e.bytes));
 
-  let pixelHeader: Uint8Array;
-  let pixelTrailer = new Uint8Array(0);
-  if (encapsulated) {
-    // OB, undefined length; empty Basic Offset Table item; one fragment.
-    pixelHeader = concat([
-      element(0x7fe0, 0x0010, "OB", new Uint8Array(0), true, true).bytes,
-      itemHeader(0),
-      itemHeader(pixelLength),
-    ]);
-    pixelTrailer = new Uint8Array([0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
-  } else {
-    pixelHeader = element(0x7fe0, 0x0010, "OW", new Uint8Array(0), explicit)
-      .bytes;
-    const view = new DataView(pixelHeader.buffer);
-    if (explicit) view.setUint32(8, pixelLength, true);
-    else view.setUint32(4, pixelLength, true);
+  if (layout.encapsulated || layout.deflated) {
+    const pixels = new Uint8Array(pixelLength);
+    fillPixels(pixels, columns, content, seed);
+    const pixelElement = layout.encapsulated
+      ? encapsulate(pixels, frames, fragmentsPerFrame)
+      : concat([elementHeader(PIXEL_DATA, "OW", pixelLength, enc), pixels]);
+    return part10(uids, concat([elements, pixelElement]));
   }
-
+  // Native pixels, not deflated: fill the pixels in place (no copy).
   const head = concat([
-    new Uint8Array(128),
-    encoder.encode("DICM"),
-    element(0x0002, 0x0000, "UL", groupLength, true).bytes,
-    metaBody,
-    ...ds.map((e) => e.bytes),
-    pixelHeader,
+    fileMeta(uids),
+    elements,
+    elementHeader(PIXEL_DATA, "OW", pixelLength, enc),
   ]);
-  const out = new Uint8Array(head.length + pixelLength + pixelTrailer.length);
+  const out = new Uint8Array(head.length + pixelLength);
   out.set(head);
-  fillPixels(
-    out.subarray(head.length, head.length + pixelLength),
-    columns,
-    options.pixelContent ?? "12bit",
-    seed,
-  );
-  out.set(pixelTrailer, head.length + pixelLength);
+  const pixels = out.subarray(head.length);
+  fillPixels(pixels, columns, content, seed);
+  if (!enc.littleEndian) swap16(pixels);
   return out;
 }
 
-/** An item header (FFFE,E000) with a length. */
-function itemHeader(length: number): Uint8Array {
-  const out = new Uint8Array(8);
-  const view = new DataView(out.buffer);
-  view.setUint16(0, 0xfffe, true);
-  view.setUint16(2, 0xe000, true);
-  view.setUint32(4, length, true);
-  return out;
+/** Pixel Data (7FE0,0010). */
+const PIXEL_DATA = 0x7fe00010;
+
+/**
+ * Encapsulated Pixel Data (OB, undefined length, explicit VR little endian):
+ * a Basic Offset Table item holding each frame's offset, then each frame cut
+ * into `fragmentsPerFrame` fragments of even length, then the sequence
+ * delimiter.
+ */
+function encapsulate(
+  pixels: Uint8Array,
+  frames: number,
+  fragmentsPerFrame: number,
+): Uint8Array {
+  const frameLength = pixels.length / frames;
+  const fragmentLength = Math.floor(frameLength / 2 / fragmentsPerFrame) * 2;
+  const parts: Uint8Array[] = [];
+  const offsets = new Uint8Array(frames * 4);
+  const offsetView = new DataView(offsets.buffer);
+  let offset = 0;
+  for (let f = 0; f < frames; f++) {
+    offsetView.setUint32(f * 4, offset, true);
+    const frame = pixels.subarray(f * frameLength, (f + 1) * frameLength);
+    for (let i = 0; i < fragmentsPerFrame; i++) {
+      const end = i === fragmentsPerFrame - 1
+        ? frame.length
+        : (i + 1) * fragmentLength;
+      const fragment = frame.subarray(i * fragmentLength, end);
+      parts.push(itemTag(ITEM, fragment.length, true), fragment);
+      offset += 8 + fragment.length;
+    }
+  }
+  return concat([
+    elementHeader(PIXEL_DATA, "OB", undefined, EXPLICIT_LE),
+    itemTag(ITEM, offsets.length, true),
+    offsets,
+    ...parts,
+    itemTag(SEQUENCE_DELIMITER, 0, true),
+  ]);
 }
 
 /**

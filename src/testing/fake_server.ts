@@ -19,7 +19,18 @@ import {
   severityUrn,
   STATUS_URNS,
 } from "./_framing.ts";
-import { type ParsedRequest, parseRequest, RequestFault } from "./_request.ts";
+import { parsePart10 } from "../dicom.ts";
+import {
+  DOCUMENT_SET_ACTIONS,
+  ITI39_ACTION,
+  ITI43_ACTION,
+  type ParsedRequest,
+  parseRequest,
+  RAD69_ACTION,
+  RAD75_ACTION,
+  RequestFault,
+} from "./_request.ts";
+import { checkFakeAuth } from "./_auth.ts";
 import { fileChunks, pacedStream, sleep, slices } from "./_stream.ts";
 import type {
   FakeDialect,
@@ -31,6 +42,7 @@ import type {
 } from "./_types.ts";
 
 export type {
+  FakeAuthOptions,
   FakeDialect,
   FakeExtraPart,
   FakeHttpReply,
@@ -73,7 +85,7 @@ interface Entry {
 function readUids(bytes: Uint8Array, where: string): Omit<Entry, "bytes"> {
   let ds: dicomParser.DataSet;
   try {
-    ds = dicomParser.parseDicom(bytes, { untilTag: "x7fe00010" });
+    ds = parsePart10(bytes, { untilTag: "x7fe00010" });
   } catch (e) {
     throw new TypeError(
       `Cannot read DICOM instance ${where}: ${
@@ -100,8 +112,8 @@ function readUids(bytes: Uint8Array, where: string): Omit<Entry, "bytes"> {
 /** The transfer syntax in a file's meta header, if readable. */
 function readTransferSyntax(bytes: Uint8Array): string | undefined {
   try {
-    return dicomParser.parseDicom(bytes, { untilTag: "x00020010" })
-      .string("x00020010") || undefined;
+    return dicomParser.readPart10Header(bytes).string("x00020010") ||
+      undefined;
   } catch {
     return undefined;
   }
@@ -577,6 +589,9 @@ export class FakeRad69Server implements AsyncDisposable {
         {
           requireMtom: this.#options.requireMtom ?? false,
           processAddressing: this.#options.processAddressing ?? true,
+          actions: this.#options.homeCommunityId === undefined
+            ? [RAD69_ACTION, ITI43_ACTION]
+            : [RAD69_ACTION, ITI43_ACTION, RAD75_ACTION, ITI39_ACTION],
         },
         partial,
       );
@@ -614,6 +629,16 @@ export class FakeRad69Server implements AsyncDisposable {
       transferSyntaxes: info.transferSyntaxes ?? [],
     };
     this.#requests.push(record);
+    const refusal = checkFakeAuth(
+      this.#options,
+      req.headers,
+      info.security,
+    );
+    if (refusal instanceof Response) return refusal;
+    if (refusal && !rejection) {
+      rejection = refusal;
+      parsed = undefined;
+    }
 
     const plan = mergePlans(
       this.plan,
@@ -729,10 +754,31 @@ export class FakeRad69Server implements AsyncDisposable {
     const delivered: { doc: RequestedDocument; entry: Entry }[] = [];
     const seen = new Set<string>();
     const error = "Error";
+    const documentSet = DOCUMENT_SET_ACTIONS.has(parsed.action ?? "");
+    const community = options.homeCommunityId;
     for (const doc of parsed.documents) {
       const uid = doc.documentUniqueId;
       if (seen.has(uid)) continue;
       seen.add(uid);
+      if (community !== undefined && doc.homeCommunityId !== community) {
+        errors.push(
+          doc.homeCommunityId === undefined
+            ? {
+              code: "XDSMissingHomeCommunityId",
+              context: `DocumentRequest for ${uid} carries no HomeCommunityId`,
+              location: community,
+              severity: severityUrn(error),
+            }
+            : {
+              code: "XDSUnknownCommunity",
+              context:
+                `Unknown community ${doc.homeCommunityId}: this gateway serves ${community}`,
+              location: doc.homeCommunityId,
+              severity: severityUrn(error),
+            },
+        );
+        continue;
+      }
       const expected = options.expectedRepositoryUniqueId;
       if (expected !== undefined && doc.repositoryUniqueId !== expected) {
         errors.push({
@@ -749,7 +795,7 @@ export class FakeRad69Server implements AsyncDisposable {
       const entry = this.#entries.get(uid);
       if (
         !entry ||
-        ((options.matchHierarchy ?? true) &&
+        (!documentSet && (options.matchHierarchy ?? true) &&
           (entry.studyUid !== doc.studyUid ||
             entry.seriesUid !== doc.seriesUid))
       ) {
@@ -766,7 +812,8 @@ export class FakeRad69Server implements AsyncDisposable {
       }
       const ts = entry.transferSyntaxUid;
       if (
-        (options.checkTransferSyntax ?? true) && ts !== undefined &&
+        !documentSet && (options.checkTransferSyntax ?? true) &&
+        ts !== undefined &&
         !accepted.has(ts) && !accepted.has(EXPLICIT_VR_LE) &&
         !accepted.has(IMPLICIT_VR_LE)
       ) {

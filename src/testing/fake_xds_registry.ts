@@ -7,7 +7,7 @@
  * @module
  */
 
-import { descendant, escapeXml, type XmlElement } from "../xml.ts";
+import { escapeXml } from "../xml.ts";
 import { assertPatientCx } from "../xds/query_params.ts";
 import {
   FIND_DOCUMENTS_QUERY_ID,
@@ -32,6 +32,7 @@ import {
   type ParsedRequest,
   readSoapEnvelope,
   RequestFault,
+  type SoapEnvelopeRequest,
 } from "./_request.ts";
 import {
   decodeSlotValue,
@@ -43,8 +44,8 @@ import {
   SlotSyntaxError,
 } from "./_registry_request.ts";
 import type { FakeSoapFault } from "./_types.ts";
+import { checkFakeAuth, type FakeAuthOptions } from "./_auth.ts";
 
-const SAML2_NS = "urn:oasis:names:tc:SAML:2.0:assertion";
 const STATUS_PREFIX = "urn:oasis:names:tc:ebxml-regrep:StatusType:";
 const STABLE_ENTRY = "urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1";
 const CLASSIFICATION_TYPE =
@@ -195,7 +196,7 @@ export interface FakeRegistryPlan {
  * void options;
  * ```
  */
-export interface FakeXdsRegistryOptions {
+export interface FakeXdsRegistryOptions extends FakeAuthOptions {
   /** The DocumentEntries held at start. */
   readonly documents?: readonly FakeDocumentEntry[];
   /**
@@ -212,13 +213,6 @@ export interface FakeXdsRegistryOptions {
   readonly path?: string;
   /** The server-wide plan. */
   readonly plan?: FakeRegistryPlan;
-  /**
-   * Require a `wsse:Security` header holding a SAML 2.0 assertion with
-   * this `ID` (a Fault Sender / `wsse:FailedAuthentication` otherwise).
-   */
-  readonly requireAssertion?: string;
-  /** Require `Authorization: Bearer <token>` (HTTP 401 otherwise). */
-  readonly requireBearer?: string;
   /** More matching entries than this: Failure with `XDSTooManyResults`. */
   readonly maxResults?: number;
   /**
@@ -312,8 +306,9 @@ function codeMatches(
  * answered as registries do (Failure with `XDSUnknownStoredQuery`,
  * `XDSStoredQueryParamNumber`, `XDSRegistryError`, `XDSUnknownCommunity`);
  * a malformed envelope gets a SOAP Fault. Faults are injected with
- * {@linkcode FakeRegistryPlan}s; log-ins are required with
- * `requireAssertion` / `requireBearer` (also settable while it runs).
+ * {@linkcode FakeRegistryPlan}s; log-ins are required like on every fake
+ * endpoint ({@linkcode FakeAuthOptions}: `requireAssertion`,
+ * `requireCredentials`, also settable while it runs).
  *
  * @example Find a patient's KOS manifests
  * ```ts
@@ -386,10 +381,10 @@ export class FakeXdsRegistry implements AsyncDisposable {
   readonly homeCommunityId: string | undefined;
   /** The server-wide plan, merged under the queued ones. */
   plan: FakeRegistryPlan;
-  /** The assertion `ID` required in `wsse:Security`, if any. */
-  requireAssertion: string | undefined;
-  /** The bearer token required, if any. */
-  requireBearer: string | undefined;
+  /** The SAML assertion required in `wsse:Security`, if any. */
+  requireAssertion: FakeAuthOptions["requireAssertion"];
+  /** The HTTP credentials required, if any. */
+  requireCredentials: FakeAuthOptions["requireCredentials"];
   /** More matches than this answer `XDSTooManyResults`. */
   maxResults: number;
 
@@ -423,7 +418,7 @@ export class FakeXdsRegistry implements AsyncDisposable {
       (options.homeCommunityId ? "/xca/query" : "/xds/registry");
     this.plan = options.plan ?? {};
     this.requireAssertion = options.requireAssertion;
-    this.requireBearer = options.requireBearer;
+    this.requireCredentials = options.requireCredentials;
     this.maxResults = options.maxResults ?? Infinity;
     this.#processAddressing = options.processAddressing ?? true;
     for (const entry of options.documents ?? []) this.addDocument(entry);
@@ -621,37 +616,48 @@ export class FakeXdsRegistry implements AsyncDisposable {
       return response;
     };
 
-    if (
-      this.requireBearer !== undefined &&
-      req.headers.get("authorization") !== `Bearer ${this.requireBearer}`
-    ) {
-      record.validationError = "no valid bearer token";
-      return finish(
-        new Response("Unauthorized\n", {
-          status: 401,
-          headers: { "www-authenticate": 'Bearer realm="fake-xds"' },
-        }),
-        "HTTP 401",
-      );
-    }
-    let parsed: ParsedQuery;
-    let relatesTo: string | undefined;
+    const toFault = (e: unknown) =>
+      e instanceof RequestFault
+        ? e
+        : new RequestFault(e instanceof Error ? e.message : String(e));
+    let soap: SoapEnvelopeRequest | undefined;
+    let parsed: ParsedQuery | undefined;
+    let failure: RequestFault | undefined;
     try {
-      const soap = readSoapEnvelope(contentType, body, {
+      soap = readSoapEnvelope(contentType, body, {
         requireMtom: false,
         processAddressing: this.#processAddressing,
         actions: [this.homeCommunityId ? ITI38_ACTION : ITI18_ACTION],
       }, envelope);
-      record.soapXml = soap.soapXml;
       record.security = soap.security !== undefined;
-      relatesTo = soap.messageId;
-      this.#checkAssertion(soap.security);
-      parsed = readAdhocQuery(soap.body, query);
     } catch (e) {
+      failure = toFault(e);
+    }
+    const refusal = checkFakeAuth(
+      {
+        requireAssertion: this.requireAssertion,
+        requireCredentials: this.requireCredentials,
+      },
+      req.headers,
+      soap?.security,
+    );
+    if (refusal instanceof Response) {
       Object.assign(record, this.#envelopeInfo(envelope, query));
-      const fault = e instanceof RequestFault
-        ? e
-        : new RequestFault(e instanceof Error ? e.message : String(e));
+      record.validationError = "no valid HTTP credentials";
+      return finish(refusal, `HTTP ${refusal.status}`);
+    }
+    failure ??= refusal;
+    if (soap && !failure) {
+      try {
+        parsed = readAdhocQuery(soap.body, query);
+      } catch (e) {
+        failure = toFault(e);
+      }
+    }
+    Object.assign(record, this.#envelopeInfo(envelope, query));
+    const relatesTo = envelope.messageId;
+    if (failure || !parsed) {
+      const fault = failure ?? new RequestFault("Unreadable request");
       record.validationError = fault.message;
       return finish(
         this.#fault({
@@ -659,11 +665,10 @@ export class FakeXdsRegistry implements AsyncDisposable {
           reason: fault.message,
           status: fault.status,
           ...(fault.subcode ? { subcode: fault.subcode } : {}),
-        }, relatesTo ?? envelope.messageId),
+        }, relatesTo),
         "Fault",
       );
     }
-    Object.assign(record, this.#envelopeInfo(envelope, query));
     if (plan.http) {
       return finish(
         new Response(plan.http.body ?? "", {
@@ -702,24 +707,6 @@ export class FakeXdsRegistry implements AsyncDisposable {
         : {}),
       ...(query.slots ? { slots: query.slots } : {}),
     };
-  }
-
-  /** Refuses a request without the required assertion. */
-  #checkAssertion(security: XmlElement | undefined): void {
-    const wanted = this.requireAssertion;
-    if (wanted === undefined) return;
-    const assertion = security &&
-      descendant(security, (e) => e.local === "Assertion" && e.ns === SAML2_NS);
-    const reason = !security
-      ? "The request has no wsse:Security header"
-      : !assertion
-      ? "The wsse:Security header holds no SAML 2.0 assertion"
-      : assertion.attrs["ID"] !== wanted
-      ? "The SAML assertion is not valid (unknown or expired)"
-      : undefined;
-    if (reason) {
-      throw new RequestFault(reason, "Sender", "wsse:FailedAuthentication");
-    }
   }
 
   /** Filters the entries and decides the answer's status and errors. */

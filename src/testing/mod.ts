@@ -4,9 +4,10 @@
  * in the framing of real servers (dcm4chee-arc/CXF, Vitrea, NIST, Axis2,
  * WCF, dicomtrolley's form-data mock, inline base64) and injects faults
  * ({@linkcode FaultPlan}); and builders of valid DICOM Part-10 instances
- * ({@linkcode buildDicomInstance}, {@linkcode syntheticStudy}); and a fake XDS
- * registry or responding gateway ({@linkcode FakeXdsRegistry}: ITI-18 / ITI-38
- * FindDocuments) holding DocumentEntries.
+ * ({@linkcode buildDicomInstance}, {@linkcode syntheticStudy}) and of KOS
+ * manifests ({@linkcode buildKos}); and a fake XDS registry or responding
+ * gateway ({@linkcode FakeXdsRegistry}: ITI-18 / ITI-38 FindDocuments)
+ * holding DocumentEntries.
  *
  * @example Test a client against a fake dcm4chee-arc
  * ```ts
@@ -54,4 +55,5 @@
 
 export * from "./fake_server.ts";
 export * from "./dicom_builder.ts";
+export * from "./kos_builder.ts";
 export * from "./fake_xds_registry.ts";
