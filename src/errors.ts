@@ -7,6 +7,7 @@
  */
 
 import type { InstanceReference } from "./reference_types.ts";
+import type { RegistryError } from "./soap/types.ts";
 
 /**
  * Options accepted by every error class of this package.
@@ -1030,5 +1031,163 @@ export class KosError extends Rad69Error {
     this.name = "KosError";
     this.file = file;
     this.tagPath = tagPath;
+  }
+}
+
+/**
+ * A registry query parameter is malformed: a patient id that is not an
+ * XDS CX (`ID^^^&OID&ISO`), a time that is not a DTM, a code without its
+ * scheme. Raised before any request is sent.
+ *
+ * @example A patient id without its assigning authority
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InvalidQueryParameterError } from "@rad69/client";
+ * import { assertPatientCx } from "./xds/iti18.ts";
+ *
+ * assert.throws(() => assertPatientCx("12345", "query.patientId"), (e) => {
+ *   assert.ok(e instanceof InvalidQueryParameterError);
+ *   assert.equal(e.where, "query.patientId");
+ *   assert.match(e.message, /no assigning authority/);
+ *   return true;
+ * });
+ * ```
+ */
+export class InvalidQueryParameterError extends Rad69Error {
+  /** Where the value was found, e.g. `query.patientId`. */
+  readonly where: string;
+  /** The offending value. */
+  readonly value: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param value The offending value.
+   * @param where Where it was found.
+   * @param reason What is wrong with it.
+   */
+  constructor(value: string, where: string, reason: string) {
+    super(`Invalid query parameter ${where}: "${value}" ${reason}`);
+    this.name = "InvalidQueryParameterError";
+    this.where = where;
+    this.value = value;
+  }
+}
+
+/**
+ * Options of {@linkcode RegistryQueryError}.
+ *
+ * @example Keep every RegistryError of the answer
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   RegistryQueryError,
+ *   type RegistryQueryErrorOptions,
+ * } from "@rad69/client";
+ *
+ * const error = {
+ *   code: "XDSRegistryBusy",
+ *   context: "Try later",
+ *   location: "",
+ *   severity: "urn:oasis:names:tc:ebxml-regrep:ErrorSeverityType:Error",
+ *   isWarning: false,
+ * };
+ * const options: RegistryQueryErrorOptions = {
+ *   ...error,
+ *   errors: [error],
+ *   status: "Failure",
+ * };
+ * const e = new RegistryQueryError("Registry refused the query", options);
+ * assert.equal(e.code, "XDSRegistryBusy");
+ * assert.equal(e.errors.length, 1);
+ * ```
+ */
+export interface RegistryQueryErrorOptions extends Rad69ServerErrorOptions {
+  /** Every RegistryError (and warning) of the answer. */
+  errors: readonly RegistryError[];
+  /** The answer's status ("Failure", "PartialSuccess"). */
+  status: string;
+}
+
+/**
+ * A registry (ITI-18) or a responding gateway (ITI-38) answered a query
+ * with status Failure. `code`, `context`, `location` and `severity` are
+ * those of its first error; `errors` lists them all.
+ *
+ * @example A registry that refuses the query
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RegistryQueryError } from "@rad69/client";
+ * import { findDocuments } from "./xds/iti18.ts";
+ * import { FakeXdsRegistry } from "@rad69/client/testing";
+ *
+ * await using registry = await FakeXdsRegistry.start({
+ *   plan: { registryError: { code: "XDSRegistryError", context: "DB down" } },
+ * });
+ * await assert.rejects(
+ *   findDocuments({ patientId: "P1^^^&1.2.3&ISO" }, {
+ *     url: registry.url,
+ *     retries: 0,
+ *   }),
+ *   (e) => {
+ *     assert.ok(e instanceof RegistryQueryError);
+ *     assert.equal(e.code, "XDSRegistryError");
+ *     assert.equal(e.context, "DB down");
+ *     return true;
+ *   },
+ * );
+ * ```
+ */
+export class RegistryQueryError extends Rad69ServerError {
+  /** Every RegistryError (and warning) of the answer. */
+  readonly errors: readonly RegistryError[];
+  /** The answer's status ("Failure", "PartialSuccess"). */
+  readonly status: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What went wrong.
+   * @param options The first error's fields, all errors, the status.
+   */
+  constructor(message: string, options: RegistryQueryErrorOptions) {
+    super(message, options);
+    this.name = "RegistryQueryError";
+    this.errors = options.errors;
+    this.status = options.status;
+  }
+}
+
+/**
+ * The registry found more entries than it is willing to return
+ * (`XDSTooManyResults`): narrow the query (a service time range, a format
+ * code) and ask again.
+ *
+ * @example A registry with too many entries for the patient
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { XDSTooManyResultsError } from "@rad69/client";
+ * import { findDocuments } from "./xds/iti18.ts";
+ * import { FakeXdsRegistry } from "@rad69/client/testing";
+ *
+ * await using registry = await FakeXdsRegistry.start({
+ *   plan: { tooManyResults: true },
+ * });
+ * await assert.rejects(
+ *   findDocuments({ patientId: "P1^^^&1.2.3&ISO" }, { url: registry.url }),
+ *   XDSTooManyResultsError,
+ * );
+ * ```
+ */
+export class XDSTooManyResultsError extends RegistryQueryError {
+  /**
+   * Creates the error.
+   *
+   * @param message What went wrong.
+   * @param options The first error's fields, all errors, the status.
+   */
+  constructor(message: string, options: RegistryQueryErrorOptions) {
+    super(message, options);
+    this.name = "XDSTooManyResultsError";
   }
 }

@@ -319,9 +319,9 @@ export interface FakeSoapFault {
     | "VersionMismatch"
     | "DataEncodingUnknown";
   /**
-   * `env:Subcode/env:Value` as a QName. The prefixes `wsa:` (WS-Addressing)
-   * and `env:` (SOAP 1.2) are declared; any other prefix is bound to
-   * `urn:rad69:fake`.
+   * `env:Subcode/env:Value` as a QName. The prefixes `wsa:` (WS-Addressing),
+   * `wsse:` (WS-Security 1.0) and `env:` (SOAP 1.2) are declared; any other
+   * prefix is bound to `urn:rad69:fake`.
    */
   readonly subcode?: string;
   /**
