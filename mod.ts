@@ -115,6 +115,16 @@ export type {
   RetrieveResponse,
   RetrieveStatus,
 } from "./src/soap/types.ts";
+export {
+  type ManifestEntry,
+  type ManifestInput,
+  type SourceSummary,
+  type XdsDownloadReport,
+  XdsImagingConsumer,
+  type XdsImagingConsumerOptions,
+  type XdsPlan,
+} from "./src/xds/consumer.ts";
+export type { SourceEndpoint, SourcePlan } from "./src/xds/source_plan.ts";
 export { MultipartSplitter } from "./src/multipart/multipart_splitter.ts";
 export type { MultipartSplitterOptions } from "./src/multipart/multipart_splitter.ts";
 export type { MultipartPart } from "./src/multipart/multipart_parser.ts";

@@ -17,7 +17,11 @@ import type { ScanEngineKind } from "./multipart/engines.ts";
 import { type Rad69Logger, silentLogger } from "./logger.ts";
 import { collectSecrets, redactLogger, redactUrl } from "./redact.ts";
 import type { AttemptReport } from "./outcome.ts";
-import type { AuthHooks, Session } from "./exchange/auth_types.ts";
+import type {
+  AuthHooks,
+  Session,
+  UnauthorizedEvent,
+} from "./exchange/auth_types.ts";
 
 /** Every default of the package, in one place. */
 export const DEFAULTS = Object.freeze({
@@ -137,9 +141,11 @@ export interface ExchangeOptions {
   /** Called after every attempt. */
   onAttempt?: (report: AttemptReport) => void;
   /** The XML of a `wsse:Security` header, asked for per request. */
-  securityHeader?: AuthHooks["securityHeader"];
+  securityHeader?: () => string | Promise<string>;
   /** Called once when the server refuses the credentials. */
-  onUnauthorized?: AuthHooks["onUnauthorized"];
+  onUnauthorized?: (
+    event: UnauthorizedEvent,
+  ) => HeadersInit | void | Promise<HeadersInit | void>;
   /** Transfer syntaxes to ask for. */
   transferSyntaxes?: readonly string[];
   /** RepositoryUniqueId of every DocumentRequest. */

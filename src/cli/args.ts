@@ -546,7 +546,9 @@ function parseXdsFlags(f: FlagValues): CliXdsOptions | undefined {
       "Missing option --kos FILE or --patient CX: which manifests to download from",
     );
   }
-  if (patient !== undefined && registry === undefined && gateway === undefined) {
+  if (
+    patient !== undefined && registry === undefined && gateway === undefined
+  ) {
     throw new TypeError(
       "Missing option --registry URL (or --gateway URL): where to find the manifests of --patient",
     );

@@ -14,7 +14,12 @@ import { ProgressBar } from "./progress_bar.ts";
 import { Redactor } from "./redact.ts";
 import { buildSummary, describeBatch, formatSummary } from "./summary.ts";
 import { messageOf, prepare, type Prepared } from "./prepare.ts";
-import { prepareXds } from "./prepare_xds.ts";
+import {
+  describePlan,
+  isInputError,
+  planJson,
+  prepareXds,
+} from "./prepare_xds.ts";
 
 /** Exit status: every instance delivered, skipped or ignored. */
 export const EXIT_OK = 0;
@@ -271,29 +276,7 @@ async function runDownload(
     for (const s of signals) Deno.addSignalListener(s, onSignal);
   }
 
-  if (prepared.dryRun) {
-    prepared.dispose();
-    if (o.json) {
-      stdout(
-        `${
-          JSON.stringify(
-            {
-              version: context.version,
-              ok: true,
-              exitCode: EXIT_OK,
-              dryRun: true,
-              plan: prepared.dryRun,
-            },
-            null,
-            2,
-          )
-        }\n`,
-      );
-    } else {
-      for (const line of prepared.dryRun) stderr(`${redact(line)}\n`);
-    }
-    return EXIT_OK;
-  }
+  if (prepared.dryRun) return await printPlan(prepared, o, context);
   logger.info?.(`Downloading ${prepared.what} to ${out}`);
   const downloadOptions: DownloadOptions = {
     resume: o.resume,
@@ -321,6 +304,9 @@ async function runDownload(
       });
     }
     const hint = permissionHint(error);
+    if (isInputError(error)) {
+      return endEarly(context, EXIT_USAGE, usageError(error));
+    }
     return endEarly(context, EXIT_INCOMPLETE, {
       name: hint ? "PermissionError" : usageError(error).name,
       message: hint ?? `Download failed: ${messageOf(error)}`,
@@ -352,4 +338,38 @@ async function runDownload(
     for (const line of formatSummary(summary)) stderr(`${line}\n`);
   }
   return summary.exitCode;
+}
+
+/** `--dry-run`: prints the plan (or its JSON); requests no image. */
+async function printPlan(
+  prepared: Prepared,
+  o: CliOptions,
+  context: RunContext,
+): Promise<number> {
+  try {
+    const plan = await prepared.dryRun!();
+    if (o.json) {
+      const object = {
+        version: context.version,
+        ok: true,
+        exitCode: EXIT_OK,
+        dryRun: true,
+        plan: planJson(plan),
+      };
+      context.stdout(`${context.redact(JSON.stringify(object, null, 2))}\n`);
+    } else {
+      for (const line of describePlan(plan)) {
+        context.stderr(`${context.redact(line)}\n`);
+      }
+    }
+    return EXIT_OK;
+  } catch (error) {
+    return endEarly(
+      context,
+      isInputError(error) ? EXIT_USAGE : EXIT_INCOMPLETE,
+      usageError(error),
+    );
+  } finally {
+    prepared.dispose();
+  }
 }

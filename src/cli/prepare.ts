@@ -18,6 +18,7 @@ import { missingPermissions } from "./permissions.ts";
 import type { Redactor } from "./redact.ts";
 import { checkIgnoreValues } from "./ignore.ts";
 import { type DownloadLayout, layoutFromTemplate } from "../layout.ts";
+import type { XdsPlan } from "../xds/consumer.ts";
 
 const encoder = new TextEncoder();
 
@@ -68,8 +69,8 @@ export interface Prepared {
   out: string;
   /** The `--layout` template, compiled. */
   layout?: DownloadLayout;
-  /** Prints instead of downloading (`--dry-run`): the lines to print. */
-  dryRun?: string[];
+  /** Plans instead of downloading (`--dry-run`). */
+  dryRun?: () => Promise<XdsPlan>;
 }
 
 /** The options with every path resolved against the user's folder. */
@@ -295,4 +296,3 @@ export async function prepare(
   if (layout) prepared.layout = layout;
   return prepared;
 }
-

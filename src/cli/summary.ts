@@ -6,6 +6,7 @@
  */
 
 import type { DownloadEntry, DownloadReport } from "../download.ts";
+import type { XdsDownloadReport } from "../xds/consumer.ts";
 import type { Rad69Error } from "../errors.ts";
 import { formatBytes } from "./progress_bar.ts";
 
@@ -44,6 +45,44 @@ export interface SummaryInstance {
   readonly ignored?: boolean;
   /** Why it failed. */
   readonly error?: SummaryError;
+  /** The community it was asked for in, when it has one. */
+  readonly community?: string;
+}
+
+/** One KOS manifest in the JSON summary (XDS-I.b runs). */
+export interface SummaryManifest {
+  /** `given`, `fetched`, `present` or `failed`. */
+  readonly status: string;
+  /** Its uniqueId (SOP Instance UID), when known. */
+  readonly documentUniqueId?: string;
+  /** The repository it came from. */
+  readonly repositoryUniqueId?: string;
+  /** Its community. */
+  readonly community?: string;
+  /** The file it was read from or saved to. */
+  readonly path?: string;
+  /** Instances it lists. */
+  readonly instances: number;
+  /** Why it failed. */
+  readonly error?: SummaryError;
+}
+
+/** One imaging document source in the JSON summary (XDS-I.b runs). */
+export interface SummarySource {
+  /** Its RepositoryUniqueId. */
+  readonly repositoryUniqueId: string;
+  /** Its community. */
+  readonly community?: string;
+  /** Its endpoint, without credentials. */
+  readonly url: string;
+  /** Instances asked from it. */
+  readonly instances: number;
+  /** Delivered. */
+  readonly delivered: number;
+  /** Already present. */
+  readonly skipped: number;
+  /** Not delivered. */
+  readonly failed: number;
 }
 
 /** One attempt in the JSON summary. */
@@ -104,6 +143,10 @@ export interface CliSummary {
   readonly attempts: readonly SummaryAttempt[];
   /** Every instance, in request order. */
   readonly instances: readonly SummaryInstance[];
+  /** Every KOS manifest (XDS-I.b runs). */
+  readonly manifests?: readonly SummaryManifest[];
+  /** Every imaging document source (XDS-I.b runs). */
+  readonly sources?: readonly SummarySource[];
 }
 
 /** Context of a summary. */
@@ -189,10 +232,42 @@ function summaryInstance(
     path: entry.path,
   };
   if (entry.status !== "failed") return { ...base, bytes: entry.bytes };
+  const community = entry.ref.homeCommunityId;
   return {
     ...base,
     ignored: isIgnored(entry.error, context.ignore),
     error: summaryError(entry.error, context.redact),
+    ...(community !== undefined ? { community } : {}),
+  };
+}
+
+/** The manifests and sources of an XDS-I.b report, for the summary. */
+function xdsParts(
+  report: DownloadReport | XdsDownloadReport,
+  redact: (text: string) => string,
+): { manifests?: SummaryManifest[]; sources?: SummarySource[] } {
+  if (!("manifests" in report)) return {};
+  return {
+    manifests: report.manifests.map((m) => ({
+      status: m.status,
+      ...(m.documentUniqueId ? { documentUniqueId: m.documentUniqueId } : {}),
+      ...(m.repositoryUniqueId
+        ? { repositoryUniqueId: m.repositoryUniqueId }
+        : {}),
+      ...(m.homeCommunityId ? { community: m.homeCommunityId } : {}),
+      ...(m.path ? { path: m.path } : {}),
+      instances: m.instances,
+      ...(m.error ? { error: summaryError(m.error, redact) } : {}),
+    })),
+    sources: report.sources.map((src) => ({
+      repositoryUniqueId: src.repositoryUniqueId,
+      ...(src.homeCommunityId ? { community: src.homeCommunityId } : {}),
+      url: redact(src.url),
+      instances: src.instances,
+      delivered: src.delivered,
+      skipped: src.skipped,
+      failed: src.failed,
+    })),
   };
 }
 
@@ -205,12 +280,16 @@ function summaryInstance(
  * @returns The summary.
  */
 export function buildSummary(
-  report: DownloadReport,
+  report: DownloadReport | XdsDownloadReport,
   context: SummaryContext,
 ): CliSummary {
   const instances = report.entries.map((e) => summaryInstance(e, context));
   const ignored = instances.filter((i) => i.ignored).length;
-  const exitCode = report.failed - ignored > 0 ? 1 : 0;
+  const xds = xdsParts(report, context.redact);
+  const manifestsFailed = xds.manifests !== undefined &&
+    (xds.manifests.length === 0 ||
+      xds.manifests.some((m) => m.status === "failed"));
+  const exitCode = report.failed - ignored > 0 || manifestsFailed ? 1 : 0;
   return {
     version: context.version,
     url: context.url,
@@ -243,6 +322,7 @@ export function buildSummary(
         : attempt;
     }),
     instances,
+    ...xds,
   };
 }
 
@@ -282,7 +362,10 @@ function describeFailure(i: SummaryInstance): string {
   const cause = error.cause && !error.message.includes(error.cause)
     ? ` (${error.cause})`
     : "";
-  return `  ${i.study}/${i.series}/${i.instance}: ${error.name}${code}: ${error.message}${cause}`;
+  const community = i.community && !error.message.includes(i.community)
+    ? ` (community ${i.community})`
+    : "";
+  return `  ${i.study}/${i.series}/${i.instance}${community}: ${error.name}${code}: ${error.message}${cause}`;
 }
 
 /** The line of an attempt that was followed by a retry. */
@@ -344,6 +427,7 @@ export function formatSummary(summary: CliSummary): string[] {
       `Removed ${summary.staleFilesRemoved} temporary file(s) of an interrupted run`,
     );
   }
+  lines.push(...describeManifests(summary));
   const failed = summary.instances.filter((i) => i.status === "failed");
   const notIgnored = failed.filter((i) => !i.ignored);
   const ignored = failed.filter((i) => i.ignored);
@@ -354,6 +438,42 @@ export function formatSummary(summary: CliSummary): string[] {
   if (ignored.length > 0) {
     lines.push(`Not delivered but ignored (${ignored.length}):`);
     lines.push(...ignored.map(describeFailure));
+  }
+  return lines;
+}
+
+/** The lines about manifests and sources of an XDS-I.b run. */
+function describeManifests(summary: CliSummary): string[] {
+  const manifests = summary.manifests;
+  if (manifests === undefined) return [];
+  if (manifests.length === 0) {
+    return ["No KOS manifest found: nothing to download"];
+  }
+  const lines: string[] = [];
+  const failed = manifests.filter((m) => m.status === "failed");
+  lines.push(
+    `${manifests.length} manifest(s) (${
+      manifests.length - failed.length
+    } read), ${summary.sources?.length ?? 0} source(s):`,
+  );
+  for (const src of summary.sources ?? []) {
+    lines.push(
+      `  source ${src.repositoryUniqueId || "(default)"}${
+        src.community ? ` of ${src.community}` : ""
+      } at ${src.url}: ${src.delivered} of ${src.instances} delivered${
+        src.skipped ? `, ${src.skipped} present` : ""
+      }${src.failed ? `, ${src.failed} failed` : ""}`,
+    );
+  }
+  if (failed.length > 0) {
+    lines.push(`Manifests not read (${failed.length}):`);
+    for (const m of failed) {
+      lines.push(
+        `  ${m.documentUniqueId ?? m.path ?? "?"}${
+          m.community ? ` (community ${m.community})` : ""
+        }: ${m.error?.name ?? "Error"}: ${m.error?.message ?? "failed"}`,
+      );
+    }
   }
   return lines;
 }

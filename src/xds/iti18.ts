@@ -9,11 +9,7 @@
  * @module
  */
 
-import {
-  type ExchangeConfig,
-  type ExchangeOptions,
-  resolveExchangeConfig,
-} from "../config.ts";
+import { type ExchangeOptions, resolveExchangeConfig } from "../config.ts";
 import { InvalidQueryParameterError } from "../errors.ts";
 import { callSoap } from "../exchange/soap_call.ts";
 import {
@@ -348,7 +344,7 @@ export interface FindDocumentsResult extends FindDocumentsResponse {
  */
 export async function findDocuments(
   query: FindDocumentsQuery,
-  options: ExchangeOptions | ExchangeConfig,
+  options: ExchangeOptions,
 ): Promise<FindDocumentsResult> {
   const config = resolveExchangeConfig(options);
   const s = config.settings;

@@ -8,11 +8,7 @@
  * @module
  */
 
-import {
-  type ExchangeConfig,
-  type ExchangeOptions,
-  resolveExchangeConfig,
-} from "../config.ts";
+import { type ExchangeOptions, resolveExchangeConfig } from "../config.ts";
 import { Rad69ServerError, XDSMissingDocumentError } from "../errors.ts";
 import type { Transaction } from "../exchange/transaction.ts";
 import type { ExchangeOutcome } from "../outcome.ts";
@@ -286,7 +282,7 @@ export const ITI43_TRANSACTION: Transaction<
  */
 export function retrieveDocuments(
   docs: readonly DocumentReference[],
-  options: ExchangeOptions | ExchangeConfig,
+  options: ExchangeOptions,
 ): AsyncGenerator<DocumentOutcome, void, undefined> {
   return retryExchange(
     ITI43_TRANSACTION,
