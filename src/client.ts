@@ -158,6 +158,16 @@ export interface Rad69ClientOptions extends ResponseLimits {
    */
   addressingMustUnderstand?: boolean;
   /**
+   * Send RAD-75 Cross Gateway Retrieve Imaging Document Set instead of
+   * RAD-69 (and, in `XdsImagingConsumer`, ITI-38 and ITI-39 instead of
+   * ITI-18 and ITI-43): for a Responding Gateway of another community.
+   * Every request then needs a HomeCommunityId (`homeCommunityId`, or per
+   * instance).
+   *
+   * @default {false}
+   */
+  crossGateway?: boolean;
+  /**
    * How many times a transient failure is retried (only the instances not
    * yet delivered are asked for again).
    *
