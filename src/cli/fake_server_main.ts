@@ -14,8 +14,11 @@
 
 import { closestName } from "../suggest.ts";
 import {
+  buildKos,
   type FakeDialect,
+  type FakeInstance,
   FakeRad69Server,
+  FakeXdsRegistry,
   type FaultPlan,
   syntheticStudy,
 } from "../testing/mod.ts";
@@ -47,6 +50,11 @@ Options:
                              '{"http":{"status":503}}' (see FaultPlan)
   --fail-first N             answer the first N requests with HTTP 503
   -i, --instances FILE       write the instance list (CSV) there
+  --xds                      also be an XDS-I.b affinity domain: the server
+                             holds a KOS manifest of the study (ITI-43), and
+                             a fake XDS registry (ITI-18) on another port
+                             lists it for patient FAKE-1^^^&1.2.840.99999&ISO
+  --kos FILE                 write that KOS manifest there (implies --xds)
   -h, --help                 show this help
 
 It prints its URL on the first line of stdout, then how to run rad69 on it.
@@ -65,8 +73,17 @@ const FLAGS: readonly CliFlag[] = [
   { name: "plan", value: "JSON" },
   { name: "fail-first", value: "N" },
   { name: "instances", short: "i", value: "FILE" },
+  { name: "xds" },
+  { name: "kos", value: "FILE" },
   { name: "help", short: "h" },
 ];
+
+/** The patient of the `--xds` affinity domain. */
+export const FAKE_PATIENT = "FAKE-1^^^&1.2.840.99999&ISO";
+/** The repositoryUniqueId of the `--xds` repository (the server itself). */
+export const FAKE_REPOSITORY = "1.2.840.99999.10";
+/** The Retrieve Location UID the `--xds` manifest gives every series. */
+export const FAKE_SOURCE = "1.2.840.99999.20";
 
 const DIALECTS: readonly FakeDialect[] = [
   "cxf",
@@ -100,6 +117,10 @@ export interface FakeServerSettings {
   readonly failFirst: number;
   /** Where to write the instance list, as typed. */
   readonly instancesFile?: string;
+  /** Also serve an XDS-I.b affinity domain (`--xds`). */
+  readonly xds: boolean;
+  /** Where to write the KOS manifest, as typed. */
+  readonly kosFile?: string;
 }
 
 /** A whole number option. */
@@ -203,9 +224,15 @@ export function parseFakeServerArgs(
     missing: count("missing", one("missing"), 0, series * perSeries),
     plan,
     failFirst: count("fail-first", one("fail-first"), 0, 1000),
+    xds: values.get("xds") === true || one("kos") !== undefined,
   };
   const file = one("instances");
-  return file === undefined ? settings : { ...settings, instancesFile: file };
+  const kos = one("kos");
+  return {
+    ...settings,
+    ...(file !== undefined ? { instancesFile: file } : {}),
+    ...(kos !== undefined ? { kosFile: kos } : {}),
+  };
 }
 
 /** Options of {@linkcode runFakeServer}. */
@@ -258,6 +285,9 @@ export async function runFakeServer(
     port: settings.port,
     plan: settings.plan,
   });
+  await using domain = settings.xds
+    ? await startDomain(server, study, settings.kosFile)
+    : undefined;
   for (let i = 0; i < settings.failFirst; i++) {
     server.enqueue({ http: { status: 503, headers: { "retry-after": "1" } } });
   }
@@ -290,6 +320,19 @@ export async function runFakeServer(
         ? `Instance list written to ${settings.instancesFile}`
         : "No instance list written (give --instances FILE)",
       `Try: deno task cli --url ${server.url}${listed} --out ./dicom`,
+      ...(domain
+        ? [
+          `XDS registry (ITI-18) at ${domain.registry.url}; repository (ITI-43) ${FAKE_REPOSITORY} at ${server.url}${
+            settings.kosFile ? `; manifest written to ${settings.kosFile}` : ""
+          }`,
+          `Try: deno task cli --registry ${domain.registry.url} --patient '${FAKE_PATIENT}' --repository ${server.url} --url ${server.url} --out ./dicom`,
+          ...(settings.kosFile
+            ? [
+              `  or: deno task cli --kos ${settings.kosFile} --source ${FAKE_SOURCE}=${server.url} --out ./dicom`,
+            ]
+            : []),
+        ]
+        : []),
       "Press Ctrl-C to stop.",
       "",
     ].join("\n"),
@@ -303,6 +346,54 @@ export async function runFakeServer(
     `Stopped after ${server.requests.length} request(s).\n`,
   );
   return 0;
+}
+
+/**
+ * The `--xds` affinity domain: a KOS manifest of the study held by the
+ * server (its repository role) and a registry listing it for
+ * {@linkcode FAKE_PATIENT}.
+ */
+async function startDomain(
+  server: FakeRad69Server,
+  study: readonly FakeInstance[],
+  kosFile: string | undefined,
+) {
+  const seriesUids = [...new Set(study.map((i) => i.seriesUid))];
+  const studyUid = study[0]!.studyUid;
+  const kosUid = `${studyUid}.9999`;
+  const bytes = buildKos({
+    sopInstanceUid: kosUid,
+    patientId: "FAKE-1",
+    studies: [{
+      studyUid,
+      series: seriesUids.map((seriesUid) => ({
+        seriesUid,
+        repositoryUniqueId: FAKE_SOURCE,
+        instances: study.filter((i) => i.seriesUid === seriesUid),
+      })),
+    }],
+  });
+  server.addInstances([{
+    studyUid,
+    seriesUid: `${studyUid}.9998`,
+    instanceUid: kosUid,
+    bytes,
+  }]);
+  if (kosFile !== undefined) {
+    await Deno.writeFile(resolveUserPath(kosFile), bytes);
+  }
+  const registry = await FakeXdsRegistry.start({
+    documents: [{
+      patientId: FAKE_PATIENT,
+      uniqueId: kosUid,
+      repositoryUniqueId: FAKE_REPOSITORY,
+      title: "Fake study manifest",
+    }],
+  });
+  return {
+    registry,
+    [Symbol.asyncDispose]: () => registry.close(),
+  };
 }
 
 if (import.meta.main) {
