@@ -217,7 +217,8 @@ async function prepare(
     parseTriplet(arg, `argument ${i + 1}`)
   );
   if (o.instancesFile !== undefined) {
-    refs.push(...await readInstanceList(o.instancesFile));
+    // One by one: a spread of a long list overflows the call stack.
+    for (const ref of await readInstanceList(o.instancesFile)) refs.push(ref);
   }
   if (refs.length === 0) {
     throw new TypeError(
@@ -238,6 +239,7 @@ async function prepare(
     requestPerSeries: o.splitSeries,
     mtom: o.mtom,
     addressingMustUnderstand: o.mustUnderstand,
+    errorsToIgnore: o.ignore,
   };
   if (o.transferSyntaxes.length > 0) {
     options.transferSyntaxes = o.transferSyntaxes;

@@ -284,11 +284,11 @@ export function formatSummary(summary: CliSummary): string[] {
   const ignored = failed.filter((i) => i.ignored);
   if (notIgnored.length > 0) {
     lines.push(`Not delivered (${notIgnored.length}):`);
-    lines.push(...notIgnored.map(describe));
+    for (const i of notIgnored) lines.push(describe(i));
   }
   if (ignored.length > 0) {
     lines.push(`Not delivered but ignored (${ignored.length}):`);
-    lines.push(...ignored.map(describe));
+    for (const i of ignored) lines.push(describe(i));
   }
   return lines;
 }

@@ -59,7 +59,12 @@ export async function* runExchange<Ref, Delivered>(
   const s = config.settings;
   const controller = new AbortController();
   const watchdog = new ExchangeWatchdog(config, controller);
-  const accounting = new Accounting(transaction, refs, config.session.secrets);
+  const accounting = new Accounting(
+    transaction,
+    refs,
+    config.session.secrets,
+    s.ignoredErrors,
+  );
   let securityHeader: string | undefined;
   try {
     securityHeader = await securityHeaderFor(config);
