@@ -4,7 +4,7 @@
  * with no network. Time and memory must grow linearly with the list.
  *
  *   deno bench --allow-read --allow-run --allow-env bench/plan_bench.ts   # 10^4, 10^5
- *   deno run --allow-read --allow-run --allow-env bench/plan_bench.ts     # 10^4..10^6, RSS
+ *   deno run -A bench/plan_bench.ts     # 10^4..10^6, RSS
  *
  * Run as a script, each size is planned in its own child process, which
  * reports the seconds of each step and its resident-set growth: the
@@ -104,7 +104,7 @@ if (import.meta.main) {
       const out = await new Deno.Command(Deno.execPath(), {
         args: [
           "run",
-          "--allow-read",
+          "--allow-all", // reading /proc/self/status needs it
           "--v8-flags=--max-old-space-size=4096",
           import.meta.filename!,
           "--child",
