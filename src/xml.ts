@@ -15,6 +15,7 @@
  */
 
 import { LimitExceededError, Rad69ProtocolError } from "./errors.ts";
+import { cutText } from "./redact.ts";
 
 /** How many characters of the document go into an error's `excerpt`. */
 const EXCERPT_LENGTH = 300;
@@ -110,7 +111,7 @@ function xmlError(
 ): Error {
   return new Rad69ProtocolError(
     `Cannot parse ${what}: ${detail} (at character ${offset})`,
-    { excerpt: text.slice(0, EXCERPT_LENGTH) },
+    { excerpt: cutText(text, EXCERPT_LENGTH) },
   );
 }
 
