@@ -12,6 +12,7 @@
  */
 
 import type { Rad69Logger } from "./logger.ts";
+import { escapeForTerminal } from "./terminal_escape.ts";
 
 /**
  * What replaces a secret.
@@ -478,7 +479,10 @@ export function redactError<T>(error: T, secrets: readonly string[]): T {
 }
 
 /**
- * Wraps a logger so that every line it gets is redacted.
+ * Wraps a logger so that every line it gets is redacted, and escaped for a
+ * terminal (control characters, hence escape sequences and line breaks
+ * quoted from a server, are shown as `\x1b`, `\n`…: see
+ * `escapeForTerminal`).
  *
  * @param logger The logger to wrap.
  * @param secrets The secret values, as from {@linkcode collectSecrets}.
@@ -501,14 +505,10 @@ export function redactLogger(
   secrets: readonly string[],
 ): Rad69Logger {
   const out: Rad69Logger = {};
-  if (logger.debug) {
-    out.debug = (message) => logger.debug!(redactText(message, secrets));
-  }
-  if (logger.info) {
-    out.info = (message) => logger.info!(redactText(message, secrets));
-  }
-  if (logger.warn) {
-    out.warn = (message) => logger.warn!(redactText(message, secrets));
-  }
+  const clean = (message: string) =>
+    escapeForTerminal(redactText(message, secrets));
+  if (logger.debug) out.debug = (message) => logger.debug!(clean(message));
+  if (logger.info) out.info = (message) => logger.info!(clean(message));
+  if (logger.warn) out.warn = (message) => logger.warn!(clean(message));
   return out;
 }

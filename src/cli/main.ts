@@ -9,6 +9,10 @@
 import { Rad69Client, type Rad69ClientOptions } from "../client.ts";
 import type { DownloadOptions, DownloadReport } from "../download.ts";
 import type { Rad69Logger } from "../logger.ts";
+import {
+  escapeForTerminal,
+  escapeJsonForTerminal,
+} from "../terminal_escape.ts";
 import { assertUid, type InstanceReference } from "../references.ts";
 import { type CliOptions, HELP_TEXT, parseCliArgs } from "./args.ts";
 import { parseTriplet, readInstanceList } from "./instance_list.ts";
@@ -118,7 +122,7 @@ function cliLogger(
 ): Rad69Logger {
   const line = (message: string) => {
     bar?.clear();
-    write(`rad69: ${redact(message)}\n`);
+    write(`rad69: ${escapeForTerminal(redact(message))}\n`);
   };
   const logger: Rad69Logger = {};
   if (level === "silent") return logger;
@@ -309,7 +313,11 @@ export async function runCli(
   const redactor = new Redactor();
   const redact = (text: string) => redactor.redact(text);
   const usage = (message: string) => {
-    stderr(`rad69: ${redact(message)}\nRun "rad69 --help" for usage.\n`);
+    stderr(
+      `rad69: ${
+        escapeForTerminal(redact(message))
+      }\nRun "rad69 --help" for usage.\n`,
+    );
     return EXIT_USAGE;
   };
 
@@ -399,7 +407,11 @@ export async function runCli(
     }
     const hint = permissionHint(error);
     stderr(
-      `rad69: ${redact(hint ?? `Download failed: ${messageOf(error)}`)}\n`,
+      `rad69: ${
+        escapeForTerminal(
+          redact(hint ?? `Download failed: ${messageOf(error)}`),
+        )
+      }\n`,
     );
     return EXIT_INCOMPLETE;
   } finally {
@@ -424,7 +436,7 @@ export async function runCli(
   }
   for (const hint of hints) stderr(`rad69: ${redact(hint)}\n`);
   if (o.json) {
-    stdout(`${JSON.stringify(summary, null, 2)}\n`);
+    stdout(`${escapeJsonForTerminal(JSON.stringify(summary, null, 2))}\n`);
   } else {
     for (const line of formatSummary(summary)) stderr(`${line}\n`);
   }

@@ -8,6 +8,7 @@
 import type { DownloadEntry, DownloadReport } from "../download.ts";
 import type { Rad69Error } from "../errors.ts";
 import { formatBytes } from "./progress_bar.ts";
+import { escapeForTerminal } from "../terminal_escape.ts";
 
 /** An error as it appears in the JSON summary. */
 export interface SummaryError {
@@ -290,5 +291,6 @@ export function formatSummary(summary: CliSummary): string[] {
     lines.push(`Not delivered but ignored (${ignored.length}):`);
     for (const i of ignored) lines.push(describe(i));
   }
-  return lines;
+  // Server text (Fault reasons, bodies, contexts) is shown escaped.
+  return lines.map(escapeForTerminal);
 }
