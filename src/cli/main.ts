@@ -8,6 +8,7 @@
 
 import { Rad69Client, type Rad69ClientOptions } from "../client.ts";
 import type { DownloadOptions, DownloadReport } from "../download.ts";
+import { OutDirLockedError } from "../errors.ts";
 import type { Rad69Logger } from "../logger.ts";
 import {
   escapeForTerminal,
@@ -404,6 +405,10 @@ export async function runCli(
         "rad69: interrupted; no temporary file was left behind. Run again with --resume to continue.\n",
       );
       return EXIT_INTERRUPTED;
+    }
+    if (error instanceof OutDirLockedError) {
+      stderr(`rad69: ${escapeForTerminal(redact(error.message))}\n`);
+      return EXIT_USAGE;
     }
     const hint = permissionHint(error);
     stderr(
