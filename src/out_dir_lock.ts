@@ -52,8 +52,12 @@ export async function lockOutDir(dir: string): Promise<OutDirLock> {
       const pid = (await Deno.readTextFile(path).catch(() => "")).trim();
       throw held(/^\d+$/.test(pid) ? pid : "");
     }
-    await file.truncate(0);
-    await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
+    try {
+      await file.truncate(0);
+      await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
+    } catch {
+      // Only for the message of a second download (a full disk says so).
+    }
   } catch (error) {
     file.close();
     throw error;
