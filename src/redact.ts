@@ -48,7 +48,7 @@ const MIN_SECRET_LENGTH = 4;
  * import assert from "node:assert/strict";
  * import { CUT_MARK, cutText } from "./redact.ts";
  *
- * assert.equal(cutText("abcdef", 3), `abc${CUT_MARK}`);
+ * assert.equal(cutText("abcdef", 4), `abc${CUT_MARK}`);
  * ```
  */
 export const CUT_MARK = "\u2026";
@@ -263,8 +263,8 @@ export function collectSecrets(
 }
 
 /**
- * Cuts a text to at most `max` characters for an excerpt, ending it with
- * {@linkcode CUT_MARK} when it was cut (and never inside a surrogate pair),
+ * Cuts a text to at most `max` characters for an excerpt (the mark
+ * included), ending it with {@linkcode CUT_MARK} when it was cut (and never inside a surrogate pair),
  * so that {@linkcode redactText} knows where a secret may have been cut
  * through.
  *
@@ -278,7 +278,7 @@ export function collectSecrets(
  * import { cutText, redactText } from "./redact.ts";
  *
  * const body = "echo: Bearer sk_live_0123456789abcdef";
- * const cut = cutText(body, 20); // "echo: Bearer sk_live…"
+ * const cut = cutText(body, 21); // "echo: Bearer sk_live…"
  * assert.equal(
  *   redactText(cut, ["Bearer sk_live_0123456789abcdef"]),
  *   "echo: [REDACTED]\u2026",
@@ -287,7 +287,7 @@ export function collectSecrets(
  */
 export function cutText(text: string, max: number): string {
   if (text.length <= max) return text;
-  let end = Math.max(0, max);
+  let end = Math.max(0, max - CUT_MARK.length);
   const last = text.charCodeAt(end - 1);
   if (last >= 0xd800 && last <= 0xdbff) end--;
   return text.slice(0, end).replace(/\uFFFD+$/, "") + CUT_MARK;
