@@ -58,6 +58,12 @@ export interface ExchangeSettings {
   readonly headers: readonly (readonly [string, string])[];
   /** Values that must never reach an error or a log line. */
   readonly secrets: readonly string[];
+  /**
+   * Error class names and codes the caller ignores (from `errorsToIgnore`):
+   * a document sent with an Error about it is then delivered with a
+   * warning instead of failed.
+   */
+  readonly ignoredErrors: readonly string[];
   /** Transfer syntaxes to ask for (the request builder's list if absent). */
   readonly transferSyntaxes?: readonly string[];
   /** RepositoryUniqueId of every DocumentRequest. */
@@ -148,6 +154,8 @@ export interface ExchangeOptions {
   ) => HeadersInit | void | Promise<HeadersInit | void>;
   /** Transfer syntaxes to ask for. */
   transferSyntaxes?: readonly string[];
+  /** Error classes (by name) or error codes the caller ignores. */
+  errorsToIgnore?: readonly (string | { readonly name: string })[];
   /** RepositoryUniqueId of every DocumentRequest. */
   repositoryUniqueId?: string;
   /** HomeCommunityId of every DocumentRequest. */
@@ -232,6 +240,9 @@ export function resolveSettings(options: ExchangeOptions): ExchangeSettings {
     printableUrl: redactUrl(url),
     headers,
     secrets: collectSecrets(url, options.headers),
+    ignoredErrors: (options.errorsToIgnore ?? []).map((e) =>
+      typeof e === "string" ? e : e.name
+    ),
     ...(options.transferSyntaxes
       ? { transferSyntaxes: [...options.transferSyntaxes] }
       : {}),

@@ -11,17 +11,20 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   DocumentNotReturnedError,
+  FileWriteError,
   InvalidUidError,
   LayoutError,
   type Rad69Error,
 } from "./errors.ts";
 import type { Rad69Instance } from "./instance.ts";
+import { DownloadJournal, fileDigest } from "./download_journal.ts";
+import { sinkOf, toFileWriteError } from "./file_sink.ts";
+import { lockOutDir } from "./out_dir_lock.ts";
 import {
   type InstanceReference,
   type Rad69Reference,
   toInstanceRefs,
 } from "./references.ts";
-import { parsePart10 } from "./dicom.ts";
 import type { AttemptReport, RetrieveFn } from "./outcome.ts";
 import { type DownloadLayout, LayoutPlacer } from "./layout.ts";
 import type { RegistryError } from "./soap/types.ts";
@@ -367,7 +370,6 @@ export interface DownloadReport {
 
 /** Matches a temporary file name: `.<instance>.dcm.<random>.part`. */
 const PART_NAME = /^\.(.+)\.dcm\.[0-9a-f]+\.part$/;
-const HEAD_BYTES = 64 * 1024;
 /** Files written while the next parts arrive, at most. */
 const MAX_PENDING_WRITES = 4;
 /** Bytes of files being written while the next parts arrive, at most. */
@@ -442,59 +444,6 @@ function randomHex(bytes: number): string {
   return Array.from(raw, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Reads the SOP Instance UID of Part-10 bytes, or `undefined`. */
-function sopInstanceUid(bytes: Uint8Array): string | undefined {
-  if (bytes.length < 132) return undefined;
-  if (
-    bytes[128] !== 0x44 || bytes[129] !== 0x49 || bytes[130] !== 0x43 ||
-    bytes[131] !== 0x4d
-  ) {
-    return undefined;
-  }
-  try {
-    const ds = parsePart10(bytes, { untilTag: "x00080018", partial: true });
-    return ds.string("x00080018") || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The size of the file at `path` when it is a complete instance file for
- * `uid` (a regular Part-10 file holding that SOP Instance UID), else
- * `undefined`. Reads only the head of the file when it suffices.
- */
-async function completeFileSize(
-  path: string,
-  uid: string,
-): Promise<number | undefined> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
-  try {
-    const info = await file.stat();
-    if (!info.isFile || info.size < 132) return undefined;
-    const head = new Uint8Array(Math.min(info.size, HEAD_BYTES));
-    let got = 0;
-    while (got < head.length) {
-      const n = await file.read(head.subarray(got));
-      if (n === null) break;
-      got += n;
-    }
-    let sop = sopInstanceUid(head.subarray(0, got));
-    if (sop === undefined && info.size > got) {
-      sop = sopInstanceUid(await Deno.readFile(path));
-    }
-    return sop === uid ? info.size : undefined;
-  } finally {
-    file.close();
-  }
-}
-
 /**
  * Removes the temporary files (`.<instance>.dcm.<random>.part`) that an
  * interrupted run left for the given instances. Returns how many.
@@ -553,14 +502,6 @@ function isDetached(bytes: Uint8Array): boolean {
   return (bytes.buffer as { detached?: boolean }).detached === true;
 }
 
-/** Writes every byte to an open file. */
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.length) {
-    at += await file.write(bytes.subarray(at));
-  }
-}
-
 /** Flushes a folder's entries to disk (best effort). */
 async function syncFolder(folder: string): Promise<void> {
   try {
@@ -579,7 +520,7 @@ async function syncFolder(folder: string): Promise<void> {
 async function placeByLayout(
   placer: LayoutPlacer,
   instance: Rad69Instance,
-  options: { resume: boolean },
+  options: { resume: boolean; journal: DownloadJournal },
 ): Promise<
   { kind: "write"; path: string } | { kind: "settled"; entry: DownloadEntry }
 > {
@@ -595,7 +536,7 @@ async function placeByLayout(
     };
   }
   if (options.resume) {
-    const size = await completeFileSize(path, ref.instanceUid);
+    const size = await options.journal.verify(path, ref.instanceUid);
     if (size !== undefined) {
       return {
         kind: "settled",
@@ -699,6 +640,10 @@ export async function downloadInstances(
     uids.add(ref.instanceUid);
   }
 
+  // One download per folder at a time: with the folder locked, a temporary
+  // file found is an interrupted run's, never a live one.
+  using _lock = await lockOutDir(root);
+  const journal = await DownloadJournal.open(root);
   const placer = options.layout
     ? new LayoutPlacer(root, options.layout)
     : undefined;
@@ -745,7 +690,7 @@ export async function downloadInstances(
     const path = paths.get(ref.instanceUid)!;
     if (options.resume && !placer) {
       signal?.throwIfAborted();
-      const size = await completeFileSize(path, ref.instanceUid);
+      const size = await journal.verify(path, ref.instanceUid);
       if (size !== undefined) {
         settle({ status: "skipped", ref, path, bytes: size });
         continue;
@@ -756,31 +701,45 @@ export async function downloadInstances(
 
   const made = new Set<string>();
   const inFlight = new Set<string>();
+  const sink = sinkOf(options);
+  // A file-system error fails the instance with a FileWriteError.
   const write = async (path: string, bytes: Uint8Array, uid: string) => {
     const folder = dirname(path);
-    if (!made.has(folder)) {
-      await Deno.mkdir(folder, { recursive: true });
-      made.add(folder);
-    }
     const temp = join(folder, `.${uid}.dcm.${randomHex(6)}.part`);
-    inFlight.add(temp);
     try {
-      const file = await Deno.open(temp, { write: true, createNew: true });
+      if (!made.has(folder)) {
+        await Deno.mkdir(folder, { recursive: true });
+        made.add(folder);
+      }
+      inFlight.add(temp);
+      const file = await sink.create(temp);
+      const digest = fileDigest();
       try {
-        await writeAll(file, bytes);
+        await file.write(bytes);
+        digest.update(bytes);
         if (options.fsync) await file.sync();
       } finally {
         file.close();
       }
+      // The journal line first: a file under its final name always has one
+      // (a line without its file is harmless: resume checks the hash).
+      await journal.record(path, bytes.length, digest.hex());
       await Deno.rename(temp, path);
       inFlight.delete(temp);
       release(bytes);
       if (options.fsync) await syncFolder(folder);
     } catch (error) {
-      await Deno.remove(temp).catch(() => {});
-      inFlight.delete(temp);
-      throw error;
+      if (inFlight.delete(temp)) await Deno.remove(temp).catch(() => {});
+      throw toFileWriteError(error, path, byUid.get(uid)!) ?? error;
     }
+  };
+  // After a full disk or a device error, nothing more is requested.
+  let stopped: FileWriteError | undefined;
+  const failWrite = (entry: DeliveredEntry, error: unknown) => {
+    if (!(error instanceof FileWriteError)) throw error;
+    const { ref, path } = entry;
+    settle({ status: "failed", ref, path, error, reason: error.message });
+    if (error.stopsDownload) stopped ??= error;
   };
 
   // Files are written while the next parts arrive: at most
@@ -799,7 +758,11 @@ export async function downloadInstances(
     const job: Promise<void> = write(entry.path, bytes, entry.ref.instanceUid)
       .then(() => settle(entry))
       .catch((error) => {
-        writeFailure ??= { error };
+        try {
+          failWrite(entry, error);
+        } catch (unexpected) {
+          writeFailure ??= { error: unexpected };
+        }
       })
       .finally(() => {
         pendingBytes -= bytes.length;
@@ -824,6 +787,7 @@ export async function downloadInstances(
       for await (const outcome of outcomes) {
         signal?.throwIfAborted();
         if (writeFailure) throw writeFailure.error;
+        if (stopped) break; // cancels the requests in flight
         const uid = outcome.ref.instanceUid;
         let path = paths.get(uid);
         const ref = byUid.get(uid);
@@ -844,6 +808,7 @@ export async function downloadInstances(
           if (placer) {
             const placed = await placeByLayout(placer, outcome.instance, {
               resume: options.resume ?? false,
+              journal,
             });
             if (placed.kind !== "write") {
               settle(placed.entry);
@@ -861,8 +826,12 @@ export async function downloadInstances(
           };
           if (bytes.length > MAX_OVERLAPPED_INSTANCE) {
             await drain(() => false);
-            await write(path, bytes, uid);
-            settle(entry);
+            try {
+              await write(path, bytes, uid);
+              settle(entry);
+            } catch (error) {
+              failWrite(entry, error);
+            }
           } else {
             await drain(() =>
               pending.size < MAX_PENDING_WRITES &&
@@ -891,17 +860,19 @@ export async function downloadInstances(
 
   for (const ref of wanted) {
     if (entries.has(ref.instanceUid)) continue;
-    const error = new DocumentNotReturnedError(
-      `No outcome was reported for instance "${ref.instanceUid}"`,
-      { instance: ref },
-    );
-    settle({
-      status: "failed",
-      ref,
-      path: paths.get(ref.instanceUid)!,
-      error,
-      reason: error.message,
-    });
+    const path = paths.get(ref.instanceUid)!;
+    const error = stopped
+      ? new FileWriteError(
+        `Instance "${ref.instanceUid}" was not downloaded: the download stopped when writing a file failed (${
+          stopped.cause instanceof Error ? stopped.cause.message : stopped.code
+        })`,
+        { code: stopped.code, path, instance: ref, cause: stopped },
+      )
+      : new DocumentNotReturnedError(
+        `No outcome was reported for instance "${ref.instanceUid}"`,
+        { instance: ref },
+      );
+    settle({ status: "failed", ref, path, error, reason: error.message });
   }
 
   return {

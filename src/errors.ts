@@ -1191,3 +1191,88 @@ export class XDSTooManyResultsError extends RegistryQueryError {
     this.name = "XDSTooManyResultsError";
   }
 }
+
+/**
+ * Writing an instance's file failed: the disk is full (`ENOSPC`, `EDQUOT`),
+ * the device failed (`EIO`), the folder is read-only (`EROFS`) or refused
+ * (`EACCES`, `EPERM`). The instance is reported failed with this error and
+ * no temporary file is left behind. After `ENOSPC`, `EDQUOT`, `EROFS` or
+ * `EIO` (`stopsDownload`), nothing more is requested: every instance not
+ * yet settled fails with such an error too.
+ *
+ * @example Tell a full disk from other failures
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FileWriteError } from "@rad69/client";
+ *
+ * const e = new FileWriteError(
+ *   `Cannot write "out/1.2/1.2.3/1.2.3.4.dcm": No space left on device`,
+ *   { code: "ENOSPC", path: "out/1.2/1.2.3/1.2.3.4.dcm" },
+ * );
+ * assert.equal(e.code, "ENOSPC");
+ * assert.ok(e.stopsDownload);
+ * ```
+ */
+export class FileWriteError extends Rad69Error {
+  /** The system error code (`ENOSPC`, `EIO`, `EACCES`…), or `""`. */
+  readonly code: string;
+  /** The file that could not be written. */
+  readonly path: string;
+  /** Whether the download stops requesting more (disk full, device error). */
+  readonly stopsDownload: boolean;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What could not be written, and why.
+   * @param options The code, the path, the cause and the instance.
+   */
+  constructor(
+    message: string,
+    options: Rad69ErrorOptions & { code: string; path: string },
+  ) {
+    super(message, options);
+    this.name = "FileWriteError";
+    this.code = options.code;
+    this.path = options.path;
+    this.stopsDownload = ["ENOSPC", "EDQUOT", "EROFS", "EIO"].includes(
+      options.code,
+    );
+  }
+}
+
+/**
+ * Another download is writing into the same folder: a folder takes one
+ * download at a time (an exclusive OS lock on `<dir>/.rad69/lock`, held for
+ * the whole download and released when the process ends, however it ends).
+ * Nothing was requested or written. The CLI exits with status 2.
+ *
+ * @example Tell a busy folder from other failures
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { OutDirLockedError, Rad69Error } from "@rad69/client";
+ *
+ * const e = new OutDirLockedError(
+ *   `Another download is writing into "out" (process 4242)`,
+ *   { dir: "out" },
+ * );
+ * assert.ok(e instanceof Rad69Error);
+ * assert.equal(e.dir, "out");
+ * ```
+ */
+export class OutDirLockedError extends Rad69Error {
+  /** The folder. */
+  readonly dir: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param message Which folder, and who holds it.
+   * @param options The folder and the cause.
+   */
+  constructor(message: string, options: Rad69ErrorOptions & { dir: string }) {
+    super(message, options);
+    this.name = "OutDirLockedError";
+    this.dir = options.dir;
+  }
+}

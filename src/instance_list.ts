@@ -6,19 +6,27 @@
  */
 
 import { InstanceListError } from "./errors.ts";
-import { assertUid, type InstanceReference } from "./references.ts";
+import { assertUid, type InstanceReference, isValidUid } from "./references.ts";
 
-/** Builds a reference, checking each UID. */
+/**
+ * Builds a reference, checking each UID. `where` is a function so that a
+ * long list builds no message per line.
+ */
 function reference(
   study: unknown,
   series: unknown,
   instance: unknown,
-  where: string,
+  where: string | (() => string),
 ): InstanceReference {
-  assertUid(study, `${where} (study)`);
-  assertUid(series, `${where} (series)`);
-  assertUid(instance, `${where} (instance)`);
-  return { studyUid: study, seriesUid: series, instanceUid: instance };
+  const at = typeof where === "string" ? () => where : where;
+  if (!isValidUid(study)) assertUid(study, `${at()} (study)`);
+  if (!isValidUid(series)) assertUid(series, `${at()} (series)`);
+  if (!isValidUid(instance)) assertUid(instance, `${at()} (instance)`);
+  return {
+    studyUid: study as string,
+    seriesUid: series as string,
+    instanceUid: instance as string,
+  };
 }
 
 /**
@@ -61,7 +69,7 @@ function parseCsv(text: string, source: string): InstanceReference[] {
   for (const [index, raw] of lines.entries()) {
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) continue;
-    const where = `"${source}" line ${index + 1}`;
+    const where = () => `"${source}" line ${index + 1}`;
     const fields = csvFields(line);
     if (!seenData && isHeader(fields)) {
       seenData = true;
@@ -71,7 +79,7 @@ function parseCsv(text: string, source: string): InstanceReference[] {
     if (fields.length === 4 && fields[3] === "") fields.pop();
     if (fields.length !== 3) {
       throw new InstanceListError(
-        `Invalid instance list ${where}: expected 3 fields "study,series,instance", got ${fields.length}`,
+        `Invalid instance list ${where()}: expected 3 fields "study,series,instance", got ${fields.length}`,
         { file: source, line: index + 1 },
       );
     }
@@ -137,10 +145,10 @@ function parseJson(text: string, source: string): InstanceReference[] {
     );
   }
   return data.map((item, index) => {
-    const where = `"${source}" entry ${index + 1}`;
+    const where = () => `"${source}" entry ${index + 1}`;
     const bad = () =>
       new InstanceListError(
-        `Invalid instance list ${where}: expected an object with "study", "series" and "instance"`,
+        `Invalid instance list ${where()}: expected an object with "study", "series" and "instance"`,
         { file: source, entry: index + 1 },
       );
     if (item === null || typeof item !== "object" || Array.isArray(item)) {

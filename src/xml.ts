@@ -5,13 +5,17 @@
  * declarations, so elements are matched by namespace URI and local name,
  * whatever prefix a peer binds. Only the five predefined entities and
  * character references are decoded; any `<!DOCTYPE` is rejected, so no
- * entity is ever expanded. Memory is bounded by an element cap as well as
- * by the caller's byte cap.
+ * entity is ever expanded. Memory is bounded by caps on elements and on
+ * nodes (elements, attributes, comments, processing instructions, CDATA
+ * sections and references), as well as by the caller's byte cap: whatever a
+ * document is made of, the tree stays a small multiple of its bytes, and a
+ * document over a cap fails as soon as the cap is passed.
  *
  * @module
  */
 
-import { Rad69ProtocolError } from "./errors.ts";
+import { LimitExceededError, Rad69ProtocolError } from "./errors.ts";
+import { cutText } from "./redact.ts";
 
 /** How many characters of the document go into an error's `excerpt`. */
 const EXCERPT_LENGTH = 300;
@@ -23,12 +27,35 @@ const EXCERPT_LENGTH = 300;
  */
 export const DEFAULT_MAX_XML_ELEMENTS = 262_144;
 
+/**
+ * The default cap on nodes in one document: elements, attributes, comments,
+ * processing instructions, CDATA sections and entity or character
+ * references each count as one. Twice the element cap: a legitimate SOAP
+ * root has about one attribute per element and few references, while a
+ * hostile one of millions of tiny attributes, comments or `&amp;`s would
+ * otherwise cost about a hundred bytes of heap per few bytes of input.
+ */
+export const DEFAULT_MAX_XML_NODES = 2 * DEFAULT_MAX_XML_ELEMENTS;
+
 /** Options of {@linkcode parseXml}. */
 export interface ParseXmlOptions {
   /** What the document is, for error messages ("SOAP response"). */
   what?: string;
-  /** Most elements accepted; more is an error. */
+  /**
+   * Most elements accepted; more is a `LimitExceededError`
+   * (`limit: "maxXmlElements"`).
+   *
+   * @default {262144}
+   */
   maxElements?: number;
+  /**
+   * Most nodes accepted (elements, attributes, comments, processing
+   * instructions, CDATA sections, references); more is a
+   * `LimitExceededError` (`limit: "maxXmlNodes"`).
+   *
+   * @default {524288}
+   */
+  maxNodes?: number;
 }
 
 const XML_NS = "http://www.w3.org/XML/1998/namespace";
@@ -66,7 +93,7 @@ const TAG_END_RE = /[ \t\r\n]*(\/?)>/y;
 const END_TAG_TAIL_RE = /[ \t\r\n]*>/y;
 const WHITESPACE_ONLY = /^[ \t\r\n]*$/;
 const REFERENCE_RE =
-  /&(#x[0-9A-Fa-f]+|#[0-9]+|[A-Za-z_:][-A-Za-z0-9_.:]*)?(;)?/g;
+  /&(#x[0-9A-Fa-f]+|#[0-9]+|[A-Za-z_:][-A-Za-z0-9_.:]*)?(;)?/y;
 const PREDEFINED: Readonly<Record<string, string>> = {
   amp: "&",
   lt: "<",
@@ -84,54 +111,104 @@ function xmlError(
 ): Error {
   return new Rad69ProtocolError(
     `Cannot parse ${what}: ${detail} (at character ${offset})`,
-    { excerpt: text.slice(0, EXCERPT_LENGTH) },
+    { excerpt: cutText(text, EXCERPT_LENGTH) },
   );
 }
 
-/** Decodes the predefined entities and character references of a value. */
+/** Counts the nodes of one document against its cap. */
+class NodeBudget {
+  #left: number;
+  readonly #max: number;
+  readonly #what: string;
+
+  constructor(max: number, what: string) {
+    this.#left = max;
+    this.#max = max;
+    this.#what = what;
+  }
+
+  /** Counts one node found at `offset`; throws once over the cap. */
+  take(offset: number): void {
+    if (--this.#left < 0) {
+      throw new LimitExceededError(
+        "maxXmlNodes",
+        this.#max,
+        `The ${this.#what} (at character ${offset})`,
+      );
+    }
+  }
+}
+
+/**
+ * Decodes the predefined entities and character references of a value,
+ * one reference at a time (each counted as it is met, so that a value of
+ * millions of references fails at the cap without collecting them first).
+ */
 function decodeReferences(
   value: string,
   text: string,
   offset: number,
   what: string,
+  budget: NodeBudget,
 ): string {
-  if (value.indexOf("&") === -1) return value;
-  return value.replace(
-    REFERENCE_RE,
-    (whole, ref: string | undefined, semi: string | undefined) => {
-      if (ref === undefined || semi === undefined) {
-        throw xmlError(text, `stray "&" in "${whole}"`, offset, what);
-      }
-      if (ref.charCodeAt(0) === 0x23 /* # */) {
-        const code = ref.charCodeAt(1) === 0x78 /* x */
-          ? parseInt(ref.slice(2), 16)
-          : parseInt(ref.slice(1), 10);
-        const ok = code === 0x9 || code === 0xa || code === 0xd ||
-          (code >= 0x20 && code <= 0xd7ff) ||
-          (code >= 0xe000 && code <= 0xfffd) ||
-          (code >= 0x10000 && code <= 0x10ffff);
-        if (!ok) {
-          throw xmlError(
-            text,
-            `invalid character reference "&${ref};"`,
-            offset,
-            what,
-          );
-        }
-        return String.fromCodePoint(code);
-      }
-      const decoded = PREDEFINED[ref];
-      if (decoded === undefined) {
-        throw xmlError(
-          text,
-          `undefined entity "&${ref};" (entities are not expanded)`,
-          offset,
-          what,
-        );
-      }
-      return decoded;
-    },
-  );
+  let amp = value.indexOf("&");
+  if (amp === -1) return value;
+  const pieces: string[] = [];
+  let from = 0;
+  while (amp !== -1) {
+    budget.take(offset);
+    REFERENCE_RE.lastIndex = amp;
+    const match = REFERENCE_RE.exec(value)!;
+    const [whole, ref, semi] = match;
+    if (ref === undefined || semi === undefined) {
+      throw xmlError(text, `stray "&" in "${whole}"`, offset, what);
+    }
+    pieces.push(
+      value.slice(from, amp),
+      decodeReference(ref, text, offset, what),
+    );
+    from = amp + whole.length;
+    amp = value.indexOf("&", from);
+  }
+  pieces.push(value.slice(from));
+  return pieces.join("");
+}
+
+/** The text of one reference (`#38`, `#x26`, `amp`…), checked. */
+function decodeReference(
+  ref: string,
+  text: string,
+  offset: number,
+  what: string,
+): string {
+  if (ref.charCodeAt(0) === 0x23 /* # */) {
+    const code = ref.charCodeAt(1) === 0x78 /* x */
+      ? parseInt(ref.slice(2), 16)
+      : parseInt(ref.slice(1), 10);
+    const ok = code === 0x9 || code === 0xa || code === 0xd ||
+      (code >= 0x20 && code <= 0xd7ff) ||
+      (code >= 0xe000 && code <= 0xfffd) ||
+      (code >= 0x10000 && code <= 0x10ffff);
+    if (!ok) {
+      throw xmlError(
+        text,
+        `invalid character reference "&${ref};"`,
+        offset,
+        what,
+      );
+    }
+    return String.fromCodePoint(code);
+  }
+  const decoded = PREDEFINED[ref];
+  if (decoded === undefined) {
+    throw xmlError(
+      text,
+      `undefined entity "&${ref};" (entities are not expanded)`,
+      offset,
+      what,
+    );
+  }
+  return decoded;
 }
 
 /** Splits a qualified name into prefix ("" for none) and local name. */
@@ -149,12 +226,32 @@ function splitName(qname: string): [string, string] {
  * @param options What it is (for messages) and the element cap.
  * @returns The root element.
  * @throws {Rad69ProtocolError} When the document is not well formed, holds
- * a DOCTYPE, uses an undeclared prefix, nests deeper than 512 or holds more
- * elements than the cap.
+ * a DOCTYPE, uses an undeclared prefix or nests deeper than 512.
+ * @throws {LimitExceededError} When it holds more elements or nodes than
+ * the caps (`limit` is `"maxXmlElements"` or `"maxXmlNodes"`), as soon as
+ * the cap is passed.
+ *
+ * @example Parse a document, and refuse one of too many nodes
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LimitExceededError } from "@rad69/client";
+ * import { parseXml } from "./xml.ts";
+ *
+ * const root = parseXml('<a xmlns="urn:x"><b c="1">t&amp;t</b></a>');
+ * assert.equal(root.children[0]!.text, "t&t");
+ * assert.throws(
+ *   () => parseXml(`<a>${"<!---->".repeat(100)}</a>`, { maxNodes: 50 }),
+ *   (e) => e instanceof LimitExceededError && e.limit === "maxXmlNodes",
+ * );
+ * ```
  */
 export function parseXml(text: string, options?: ParseXmlOptions): XmlElement {
   const what = options?.what ?? "XML";
   const maxElements = options?.maxElements ?? DEFAULT_MAX_XML_ELEMENTS;
+  const budget = new NodeBudget(
+    options?.maxNodes ?? DEFAULT_MAX_XML_NODES,
+    what,
+  );
   let elementCount = 0;
   const fail = (detail: string, offset: number) =>
     xmlError(text, detail, offset, what);
@@ -174,7 +271,7 @@ export function parseXml(text: string, options?: ParseXmlOptions): XmlElement {
       const raw = text.slice(pos, end);
       const top = stack[stack.length - 1];
       if (top) {
-        top.text += decodeReferences(raw, text, pos, what);
+        top.text += decodeReferences(raw, text, pos, what, budget);
       } else if (!WHITESPACE_ONLY.test(raw)) {
         throw fail("text outside the root element", pos);
       }
@@ -203,6 +300,7 @@ export function parseXml(text: string, options?: ParseXmlOptions): XmlElement {
     }
 
     if (next === 0x3f /* ? */) {
+      budget.take(lt);
       const close = text.indexOf("?>", lt + 2);
       if (close === -1) {
         throw fail("unterminated processing instruction", lt);
@@ -212,6 +310,7 @@ export function parseXml(text: string, options?: ParseXmlOptions): XmlElement {
     }
 
     if (next === 0x21 /* ! */) {
+      budget.take(lt);
       if (text.startsWith("<!--", lt)) {
         const close = text.indexOf("-->", lt + 4);
         if (close === -1) throw fail("unterminated comment", lt);
@@ -239,6 +338,14 @@ export function parseXml(text: string, options?: ParseXmlOptions): XmlElement {
     }
 
     // Start tag.
+    budget.take(lt);
+    if (++elementCount > maxElements) {
+      throw new LimitExceededError(
+        "maxXmlElements",
+        maxElements,
+        `The ${what} (at character ${lt})`,
+      );
+    }
     QNAME_RE.lastIndex = lt + 1;
     const nameMatch = QNAME_RE.exec(text);
     if (!nameMatch) throw fail('invalid element name after "<"', lt);
@@ -252,12 +359,14 @@ export function parseXml(text: string, options?: ParseXmlOptions): XmlElement {
       const attr = ATTR_RE.exec(text);
       if (!attr) break;
       cursor = ATTR_RE.lastIndex;
+      budget.take(cursor);
       const attrName = attr[1]!;
       const value = decodeReferences(
         (attr[2] ?? attr[3]!).replace(/[\t\n\r]/g, " "),
         text,
         cursor,
         what,
+        budget,
       );
       if (attrName === "xmlns" || attrName.startsWith("xmlns:")) {
         if (!ownScope) {
@@ -301,9 +410,6 @@ export function parseXml(text: string, options?: ParseXmlOptions): XmlElement {
         throw fail(`duplicate attribute "${attrName}"`, lt);
       }
       attrs[key] = value;
-    }
-    if (++elementCount > maxElements) {
-      throw fail(`more than ${maxElements} elements`, lt);
     }
     const element: XmlElement = {
       ns,

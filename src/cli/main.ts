@@ -7,7 +7,12 @@
  */
 
 import type { DownloadOptions, DownloadReport } from "../download.ts";
+import { OutDirLockedError } from "../errors.ts";
 import type { Rad69Logger } from "../logger.ts";
+import {
+  escapeForTerminal,
+  escapeJsonForTerminal,
+} from "../terminal_escape.ts";
 import { type CliOptions, HELP_TEXT, parseCliArgs, wantsJson } from "./args.ts";
 import { permissionHint } from "./permissions.ts";
 import { ProgressBar } from "./progress_bar.ts";
@@ -89,7 +94,7 @@ function cliLogger(
 ): Rad69Logger {
   const line = (message: string) => {
     bar?.clear();
-    write(`rad69: ${redact(message)}\n`);
+    write(`rad69: ${escapeForTerminal(redact(message))}\n`);
   };
   const logger: Rad69Logger = {};
   if (level === "silent") return logger;
@@ -121,7 +126,7 @@ function endEarly(
 ): number {
   const message = context.redact(error.message);
   context.stderr(
-    `rad69: ${message}\n${
+    `rad69: ${escapeForTerminal(message)}\n${
       options.usageHint ? 'Run "rad69 --help" for usage.\n' : ""
     }`,
   );
@@ -132,7 +137,9 @@ function endEarly(
       exitCode,
       error: { name: error.name, message },
     };
-    context.stdout(`${JSON.stringify(object, null, 2)}\n`);
+    context.stdout(
+      `${escapeJsonForTerminal(JSON.stringify(object, null, 2))}\n`,
+    );
   }
   return exitCode;
 }
@@ -304,7 +311,7 @@ async function runDownload(
       });
     }
     const hint = permissionHint(error);
-    if (isInputError(error)) {
+    if (isInputError(error) || error instanceof OutDirLockedError) {
       return endEarly(context, EXIT_USAGE, usageError(error));
     }
     return endEarly(context, EXIT_INCOMPLETE, {
@@ -331,9 +338,11 @@ async function runDownload(
     const hint = permissionHint(entry.error);
     if (hint) hints.add(hint);
   }
-  for (const hint of hints) stderr(`rad69: ${redact(hint)}\n`);
+  for (const hint of hints) {
+    stderr(`rad69: ${escapeForTerminal(redact(hint))}\n`);
+  }
   if (o.json) {
-    stdout(`${JSON.stringify(summary, null, 2)}\n`);
+    stdout(`${escapeJsonForTerminal(JSON.stringify(summary, null, 2))}\n`);
   } else {
     for (const line of formatSummary(summary)) stderr(`${line}\n`);
   }
@@ -356,10 +365,14 @@ async function printPlan(
         dryRun: true,
         plan: planJson(plan),
       };
-      context.stdout(`${context.redact(JSON.stringify(object, null, 2))}\n`);
+      context.stdout(
+        `${
+          escapeJsonForTerminal(context.redact(JSON.stringify(object, null, 2)))
+        }\n`,
+      );
     } else {
       for (const line of describePlan(plan)) {
-        context.stderr(`${context.redact(line)}\n`);
+        context.stderr(`${escapeForTerminal(context.redact(line))}\n`);
       }
     }
     return EXIT_OK;

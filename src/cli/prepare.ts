@@ -204,6 +204,7 @@ export async function sharedClientOptions(
     requestPerSeries: o.splitSeries,
     mtom: o.mtom,
     addressingMustUnderstand: o.mustUnderstand,
+    errorsToIgnore: o.ignore,
   };
   if (o.transferSyntaxes.length > 0) {
     options.transferSyntaxes = o.transferSyntaxes;

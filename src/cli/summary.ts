@@ -9,6 +9,7 @@ import type { DownloadEntry, DownloadReport } from "../download.ts";
 import type { XdsDownloadReport } from "../xds/consumer.ts";
 import type { Rad69Error } from "../errors.ts";
 import { formatBytes } from "./progress_bar.ts";
+import { escapeForTerminal } from "../terminal_escape.ts";
 
 /** An error as it appears in the JSON summary. */
 export interface SummaryError {
@@ -420,26 +421,27 @@ export function formatSummary(summary: CliSummary): string[] {
     lines.push(
       `${summary.attempts.length} attempt(s), ${retried.length} followed by a retry:`,
     );
-    lines.push(...retried.map(describeAttempt));
+    for (const a of retried) lines.push(describeAttempt(a));
   }
   if (summary.staleFilesRemoved > 0) {
     lines.push(
       `Removed ${summary.staleFilesRemoved} temporary file(s) of an interrupted run`,
     );
   }
-  lines.push(...describeManifests(summary));
+  for (const line of describeManifests(summary)) lines.push(line);
   const failed = summary.instances.filter((i) => i.status === "failed");
   const notIgnored = failed.filter((i) => !i.ignored);
   const ignored = failed.filter((i) => i.ignored);
   if (notIgnored.length > 0) {
     lines.push(`Not delivered (${notIgnored.length}):`);
-    lines.push(...notIgnored.map(describeFailure));
+    for (const i of notIgnored) lines.push(describeFailure(i));
   }
   if (ignored.length > 0) {
     lines.push(`Not delivered but ignored (${ignored.length}):`);
-    lines.push(...ignored.map(describeFailure));
+    for (const i of ignored) lines.push(describeFailure(i));
   }
-  return lines;
+  // Server text (Fault reasons, bodies, contexts) is shown escaped.
+  return lines.map(escapeForTerminal);
 }
 
 /** The lines about manifests and sources of an XDS-I.b run. */

@@ -44,6 +44,29 @@ function errorsFor(
 }
 
 /**
+ * Whether an error is ignored: its class name, a base class name or its
+ * `code` is listed.
+ */
+export function isIgnored(
+  error: Rad69Error,
+  ignored: readonly string[],
+): boolean {
+  if (ignored.length === 0) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" && ignored.includes(code)) return true;
+  for (
+    let proto: object | null = Object.getPrototypeOf(error);
+    proto !== null && proto !== Object.prototype;
+    proto = Object.getPrototypeOf(proto)
+  ) {
+    const name = (proto as { constructor?: { name?: unknown } }).constructor
+      ?.name;
+    if (typeof name === "string" && ignored.includes(name)) return true;
+  }
+  return ignored.includes(error.name);
+}
+
+/**
  * The state of one exchange: what was asked and what is still pending.
  * Errors are redacted as they are recorded.
  */
@@ -52,20 +75,26 @@ export class Accounting<Ref, Delivered> {
   readonly pending: Map<string, Ref>;
   readonly #transaction: Transaction<Ref, Delivered>;
   readonly #secrets: readonly string[];
+  readonly #ignored: readonly string[];
 
   /**
    * @param transaction The transaction (for the documents' keys).
    * @param refs What was requested.
    * @param secrets What to redact from errors.
+   * @param ignored Error class names and codes the caller ignores: a
+   * document sent with an Error about it is then delivered with that error
+   * as a warning instead of failed.
    */
   constructor(
     transaction: Transaction<Ref, Delivered>,
     refs: readonly Ref[],
     secrets: readonly string[],
+    ignored: readonly string[] = [],
   ) {
     this.#transaction = transaction;
     this.pending = new Map(refs.map((r) => [transaction.key(r), r]));
     this.#secrets = secrets;
+    this.#ignored = ignored;
   }
 
   /** The outcome of a delivered document, once. */
@@ -98,19 +127,31 @@ export class Accounting<Ref, Delivered> {
 
   /**
    * Delivers a document's bytes through the transaction (which verifies
-   * them), or fails it with the transaction's error.
+   * them), or fails it with the transaction's error. A document the root
+   * part reports an Error for (by location, else by its UID in the
+   * context) is not delivered even though its bytes came: it fails with
+   * that error, unless the error's class or code is ignored, when it is
+   * delivered with the error among its warnings.
    */
   deliverBytes(
     ref: Ref,
     doc: DocumentResponse,
     bytes: Uint8Array,
-    warnings: readonly RegistryError[],
+    rootErrors: readonly RegistryError[],
   ): ExchangeOutcome<Ref, Delivered> | undefined {
     const uid = this.#transaction.key(ref);
-    const own = warnings.filter((w) =>
-      w.location.trim() === uid || containsUid(w.context, uid) ||
-      (w.location.trim() === "" && !/\d+\.\d+\.\d+/.test(w.context))
+    const own = rootErrors.filter((w) =>
+      w.isWarning && (
+        w.location.trim() === uid || containsUid(w.context, uid) ||
+        (w.location.trim() === "" && !/\d+\.\d+\.\d+/.test(w.context))
+      )
     );
+    const reported = errorsFor(rootErrors.filter((e) => !e.isWarning), uid);
+    if (reported.length > 0) {
+      const error = this.#transaction.registryError(reported[0]!, ref);
+      if (!isIgnored(error, this.#ignored)) return this.fail(ref, error);
+      own.push(...reported);
+    }
     let value: Delivered;
     try {
       value = this.#transaction.deliver(ref, doc, bytes, own);
@@ -136,12 +177,11 @@ export class Accounting<Ref, Delivered> {
   ): Generator<ExchangeOutcome<Ref, Delivered>, void, undefined> {
     const t = this.#transaction;
     const noun = t.noun;
-    const warnings = parsed.errors.filter((e) => e.isWarning);
     for (const doc of parsed.documents) {
       if (doc.inline === undefined) continue;
       const ref = this.pending.get(doc.documentUniqueId);
       if (!ref) continue;
-      const o = this.deliverBytes(ref, doc, doc.inline, warnings);
+      const o = this.deliverBytes(ref, doc, doc.inline, parsed.errors);
       if (o) yield o;
     }
     for (const doc of parsed.documents) {

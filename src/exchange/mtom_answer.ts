@@ -50,7 +50,7 @@ class PartMatcher<Ref, Delivered> {
   #orderMode = false;
   #orderNext = 0;
   #sawContentId = false;
-  #warnings: RegistryError[] = [];
+  #rootErrors: readonly RegistryError[] = [];
 
   constructor(
     readonly transaction: Transaction<Ref, Delivered>,
@@ -90,7 +90,7 @@ class PartMatcher<Ref, Delivered> {
       this.httpStatus,
     );
     this.root = root;
-    this.#warnings = root.errors.filter((e) => e.isWarning);
+    this.#rootErrors = root.errors;
     for (const doc of root.documents) {
       if (doc.contentId !== undefined) {
         const list = this.#byContentId.get(doc.contentId) ?? [];
@@ -141,7 +141,12 @@ class PartMatcher<Ref, Delivered> {
         continue;
       }
       this.consumed.add(doc.documentUniqueId);
-      const o = this.accounting.deliverBytes(ref, doc, bytes, this.#warnings);
+      const o = this.accounting.deliverBytes(
+        ref,
+        doc,
+        bytes,
+        this.#rootErrors,
+      );
       if (o) this.ready.push(o);
     }
   }

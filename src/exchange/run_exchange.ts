@@ -14,7 +14,7 @@ import {
 import type { ExchangeConfig } from "../config.ts";
 import { parseMediaType } from "../multipart/content_type.ts";
 import type { ExchangeOutcome } from "../outcome.ts";
-import { redactUrl, stripUserinfo } from "../redact.ts";
+import { cutText, redactUrl, stripUserinfo } from "../redact.ts";
 import { findSoapFault } from "../soap/response.ts";
 import { Accounting } from "./accounting.ts";
 import {
@@ -59,7 +59,12 @@ export async function* runExchange<Ref, Delivered>(
   const s = config.settings;
   const controller = new AbortController();
   const watchdog = new ExchangeWatchdog(config, controller);
-  const accounting = new Accounting(transaction, refs, config.session.secrets);
+  const accounting = new Accounting(
+    transaction,
+    refs,
+    config.session.secrets,
+    s.ignoredErrors,
+  );
   let securityHeader: string | undefined;
   try {
     securityHeader = await securityHeaderFor(config);
@@ -208,7 +213,7 @@ export async function rejectUnsuccessful(
   const text = excerptOf(excerpt);
   throw new Rad69HttpError(
     `Server at ${url} answered HTTP ${response.status} ${response.statusText}: ${
-      JSON.stringify(text.slice(0, 200))
+      JSON.stringify(cutText(text, 200))
     }`,
     {
       status: response.status,
