@@ -12,7 +12,7 @@ Deno.test.sanitizer({ ops: true, resources: true });
 const N = 200_000;
 
 Deno.test("a list of 200,000 references parses, flattens and plans", () => {
-  const listed = parseInstanceList(csvList(N), "big.csv");
+  const listed = parseInstanceList(csvList(N), { file: "big.csv" });
   assert.equal(listed.length, N);
   const refs = toInstanceRefs(listed);
   assert.equal(refs.length, N);
