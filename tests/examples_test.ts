@@ -87,3 +87,21 @@ Deno.test("examples/download_study_list.ts reads a CSV with a header line, as th
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("examples/download_patient.ts runs the XDS-I.b flow and names what was lost", async () => {
+  const { code, out } = await run("download_patient.ts");
+  assert.equal(code, 1, out);
+  assert.match(
+    out,
+    /^manifest 1\.2\.840\.99\.1\.31: fetched, 6 instance\(s\)$/m,
+  );
+  assert.match(
+    out,
+    /^manifest 1\.2\.840\.99\.1\.32: fetched, 2 instance\(s\)$/m,
+  );
+  assert.match(
+    out,
+    /^source 1\.2\.840\.99\.1\.20: 7 delivered, 0 present, 1 failed$/m,
+  );
+  assert.match(out, /^not delivered: [0-9.]+: .*not found/m);
+});
