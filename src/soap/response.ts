@@ -479,19 +479,13 @@ export function parseRetrieveResponse(
     options?.httpStatus ?? 200,
   );
 
-  const response = descendant(
+  const response = bodyElement(
     body,
-    (e) => e.local === "RetrieveDocumentSetResponse" && e.ns === XDSB_NS,
+    XDSB_NS,
+    "RetrieveDocumentSetResponse",
+    "xdsb",
+    excerpt,
   );
-  if (!response) {
-    const first = body.children[0];
-    throw new Rad69ProtocolError(
-      `Cannot parse SOAP response: the Body holds no xdsb:RetrieveDocumentSetResponse${
-        first ? ` (found "${first.name}" in namespace "${first.ns}")` : ""
-      }`,
-      { excerpt },
-    );
-  }
   const registry = child(response, RS_NS, "RegistryResponse");
   if (!registry) {
     throw new Rad69ProtocolError(
@@ -511,4 +505,34 @@ export function parseRetrieveResponse(
     }
   }
   return { status, statusUrn, errors, documents };
+}
+
+/**
+ * The answer element of a SOAP Body (the first of that name, at any depth:
+ * some servers wrap it), or a protocol error saying what the Body holds.
+ *
+ * @param body The SOAP Body.
+ * @param ns The element's namespace URI.
+ * @param local Its local name.
+ * @param prefix The prefix it is named with in messages.
+ * @param excerpt The answer's excerpt, for the error.
+ * @returns The element.
+ * @throws {Rad69ProtocolError} When the Body holds no such element.
+ */
+export function bodyElement(
+  body: XmlElement,
+  ns: string,
+  local: string,
+  prefix: string,
+  excerpt: string,
+): XmlElement {
+  const found = descendant(body, (e) => e.local === local && e.ns === ns);
+  if (found) return found;
+  const first = body.children[0];
+  throw new Rad69ProtocolError(
+    `Cannot parse SOAP response: the Body holds no ${prefix}:${local}${
+      first ? ` (found "${first.name}" in namespace "${first.ns}")` : ""
+    }`,
+    { excerpt },
+  );
 }

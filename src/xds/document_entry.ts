@@ -12,9 +12,13 @@ import {
   RegistryQueryError,
   XDSTooManyResultsError,
 } from "../errors.ts";
-import { readRegistryStatus, readSoapBody } from "../soap/response.ts";
+import {
+  bodyElement,
+  readRegistryStatus,
+  readSoapBody,
+} from "../soap/response.ts";
 import type { RegistryError, RetrieveStatus } from "../soap/types.ts";
-import { child, childrenNamed, descendant, type XmlElement } from "../xml.ts";
+import { child, childrenNamed, type XmlElement } from "../xml.ts";
 import type { XdsCode } from "./query_params.ts";
 
 const QUERY_NS = "urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0";
@@ -339,20 +343,13 @@ export function parseFindDocumentsResponse(
 ): FindDocumentsResponse {
   const what = options.what ?? "ITI-18 query";
   const { excerpt, body } = readSoapBody(xml, options.httpStatus ?? 200);
-  const response = child(body, QUERY_NS, "AdhocQueryResponse") ??
-    descendant(
-      body,
-      (e) => e.local === "AdhocQueryResponse" && e.ns === QUERY_NS,
-    );
-  if (!response) {
-    const first = body.children[0];
-    throw new Rad69ProtocolError(
-      `Cannot parse SOAP response: the Body holds no query:AdhocQueryResponse${
-        first ? ` (found "${first.name}" in namespace "${first.ns}")` : ""
-      }`,
-      { excerpt },
-    );
-  }
+  const response = bodyElement(
+    body,
+    QUERY_NS,
+    "AdhocQueryResponse",
+    "query",
+    excerpt,
+  );
   const { status, errors } = readRegistryStatus(
     response,
     "AdhocQueryResponse",
