@@ -15,6 +15,7 @@
 import { closestName } from "../suggest.ts";
 import {
   buildKos,
+  FAKE_DIALECTS,
   type FakeDialect,
   type FakeInstance,
   FakeRad69Server,
@@ -84,16 +85,6 @@ export const FAKE_PATIENT = "FAKE-1^^^&1.2.840.99999&ISO";
 export const FAKE_REPOSITORY = "1.2.840.99999.10";
 /** The Retrieve Location UID the `--xds` manifest gives every series. */
 export const FAKE_SOURCE = "1.2.840.99999.20";
-
-const DIALECTS: readonly FakeDialect[] = [
-  "cxf",
-  "vitrea",
-  "nist",
-  "axis2",
-  "wcf",
-  "form-data",
-  "inline",
-];
 
 /** The settings of one fake server run. */
 export interface FakeServerSettings {
@@ -169,11 +160,11 @@ export function parseFakeServerArgs(
     );
   }
   const dialect = (one("dialect") ?? "cxf") as FakeDialect;
-  if (!DIALECTS.includes(dialect)) {
-    const suggestion = closestName(dialect, DIALECTS);
+  if (!FAKE_DIALECTS.includes(dialect)) {
+    const suggestion = closestName(dialect, FAKE_DIALECTS);
     throw new TypeError(
       `Invalid option --dialect "${dialect}": expected one of ${
-        DIALECTS.join(", ")
+        FAKE_DIALECTS.join(", ")
       }${suggestion ? ` (did you mean "${suggestion}"?)` : ""}`,
     );
   }
