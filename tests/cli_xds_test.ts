@@ -316,3 +316,44 @@ Deno.test("XDS usage errors name what is missing", async () => {
     assert.match(r.stderr, pattern, args.join(" "));
   }
 });
+
+Deno.test("rad69 --saml-assertion re-reads the file for every request (a renewed assertion is used)", async () => {
+  const study = syntheticStudy({ series: 3, instancesPerSeries: 1, seed: 31 });
+  await withTemp(async (dir) => {
+    const file = join(dir, "assertion.xml");
+    const header = (id: string) =>
+      `<wsse:Security xmlns:wsse="${WSSE}"><saml2:Assertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" ID="${id}" Version="2.0"/></wsse:Security>`;
+    await Deno.writeTextFile(file, header("_first"));
+    let current = "_first";
+    const seen: string[] = [];
+    await using source = await FakeRad69Server.start({
+      instances: study,
+      // The STS renews the file after the first request; the old one expires.
+      requireAssertion: (id) => {
+        seen.push(id);
+        const ok = id === current;
+        if (ok && current === "_first") {
+          current = "_second";
+          Deno.writeTextFileSync(file, header("_second"));
+        }
+        return ok;
+      },
+    });
+    const kos = join(dir, "manifest.dcm");
+    await Deno.writeFile(kos, kosFor(study, "1.2.840.99.9.31").bytes);
+    const r = await cli([
+      "--kos",
+      kos,
+      "--url",
+      source.url,
+      "--saml-assertion",
+      file,
+      "--out",
+      join(dir, "o"),
+      "--json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).delivered, 3);
+    assert.deepEqual(seen, ["_first", "_second", "_second"]);
+  });
+});
