@@ -246,127 +246,212 @@ function splitName(qname: string): [string, string] {
  * ```
  */
 export function parseXml(text: string, options?: ParseXmlOptions): XmlElement {
-  const what = options?.what ?? "XML";
-  const maxElements = options?.maxElements ?? DEFAULT_MAX_XML_ELEMENTS;
-  const budget = new NodeBudget(
-    options?.maxNodes ?? DEFAULT_MAX_XML_NODES,
-    what,
-  );
-  let elementCount = 0;
-  const fail = (detail: string, offset: number) =>
-    xmlError(text, detail, offset, what);
-  const length = text.length;
-  let pos = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  const base: NsScope = Object.create(null);
-  base[""] = "";
-  base["xml"] = XML_NS;
-  const stack: XmlElement[] = [];
-  const scopes: NsScope[] = [base];
-  let root: XmlElement | undefined;
+  return new XmlParser(text, options).parse();
+}
 
-  while (pos < length) {
-    const lt = text.indexOf("<", pos);
-    const end = lt === -1 ? length : lt;
-    if (end > pos) {
-      const raw = text.slice(pos, end);
-      const top = stack[stack.length - 1];
-      if (top) {
-        top.text += decodeReferences(raw, text, pos, what, budget);
-      } else if (!WHITESPACE_ONLY.test(raw)) {
-        throw fail("text outside the root element", pos);
-      }
-    }
-    if (lt === -1) break;
-    const next = text.charCodeAt(lt + 1);
+/** The state of one parse: a cursor over the text and the open elements. */
+class XmlParser {
+  readonly #text: string;
+  readonly #what: string;
+  readonly #maxElements: number;
+  readonly #budget: NodeBudget;
+  readonly #stack: XmlElement[] = [];
+  readonly #scopes: NsScope[];
+  #elements = 0;
+  #root: XmlElement | undefined;
 
-    if (next === 0x2f /* / */) {
-      QNAME_RE.lastIndex = lt + 2;
-      const match = QNAME_RE.exec(text);
-      const top = stack[stack.length - 1];
-      if (!match || !top || match[0] !== top.name) {
-        throw fail(
-          top ? `expected "</${top.name}>"` : "end tag without a start tag",
-          lt,
-        );
-      }
-      END_TAG_TAIL_RE.lastIndex = QNAME_RE.lastIndex;
-      if (!END_TAG_TAIL_RE.test(text)) {
-        throw fail(`malformed end tag "</${top.name}"`, lt);
-      }
-      stack.pop();
-      scopes.pop();
-      pos = END_TAG_TAIL_RE.lastIndex;
-      continue;
-    }
+  constructor(text: string, options: ParseXmlOptions | undefined) {
+    this.#text = text;
+    this.#what = options?.what ?? "XML";
+    this.#maxElements = options?.maxElements ?? DEFAULT_MAX_XML_ELEMENTS;
+    this.#budget = new NodeBudget(
+      options?.maxNodes ?? DEFAULT_MAX_XML_NODES,
+      this.#what,
+    );
+    const base: NsScope = Object.create(null);
+    base[""] = "";
+    base["xml"] = XML_NS;
+    this.#scopes = [base];
+  }
 
-    if (next === 0x3f /* ? */) {
-      budget.take(lt);
-      const close = text.indexOf("?>", lt + 2);
-      if (close === -1) {
-        throw fail("unterminated processing instruction", lt);
-      }
-      pos = close + 2;
-      continue;
-    }
+  /** The error of a malformed document at `offset`. */
+  #fail(detail: string, offset: number): Error {
+    return xmlError(this.#text, detail, offset, this.#what);
+  }
 
-    if (next === 0x21 /* ! */) {
-      budget.take(lt);
-      if (text.startsWith("<!--", lt)) {
-        const close = text.indexOf("-->", lt + 4);
-        if (close === -1) throw fail("unterminated comment", lt);
-        pos = close + 3;
-        continue;
-      }
-      if (text.startsWith("<![CDATA[", lt)) {
-        const close = text.indexOf("]]>", lt + 9);
+  /** Parses the whole text; returns the root element. */
+  parse(): XmlElement {
+    const text = this.#text;
+    const length = text.length;
+    const stack = this.#stack;
+    let pos = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+    while (pos < length) {
+      const lt = text.indexOf("<", pos);
+      const end = lt === -1 ? length : lt;
+      if (end > pos) {
+        const raw = text.slice(pos, end);
         const top = stack[stack.length - 1];
-        if (close === -1) {
-          throw fail("unterminated CDATA section", lt);
+        if (top) {
+          top.text += decodeReferences(
+            raw,
+            text,
+            pos,
+            this.#what,
+            this.#budget,
+          );
+        } else if (!WHITESPACE_ONLY.test(raw)) {
+          throw this.#fail("text outside the root element", pos);
         }
-        if (!top) throw fail("CDATA outside the root element", lt);
-        top.text += text.slice(lt + 9, close);
-        pos = close + 3;
-        continue;
       }
-      if (text.startsWith("<!DOCTYPE", lt)) {
-        throw fail(
-          "a DOCTYPE is not allowed in a SOAP message (DTDs and entities are not processed)",
-          lt,
-        );
-      }
-      throw fail("unexpected markup declaration", lt);
+      if (lt === -1) break;
+      const next = text.charCodeAt(lt + 1);
+      pos = next === 0x2f /* / */
+        ? this.#endTag(lt)
+        : next === 0x3f /* ? */
+        ? this.#instruction(lt)
+        : next === 0x21 /* ! */
+        ? this.#declaration(lt)
+        : this.#startTag(lt);
     }
+    const open = stack[stack.length - 1];
+    if (open) throw this.#fail(`unclosed element "<${open.name}>"`, length);
+    if (!this.#root) throw this.#fail("no root element", length);
+    return this.#root;
+  }
 
-    // Start tag.
-    budget.take(lt);
-    if (++elementCount > maxElements) {
+  /** Reads `</name>` at `lt`; returns the position after it. */
+  #endTag(lt: number): number {
+    const text = this.#text;
+    QNAME_RE.lastIndex = lt + 2;
+    const match = QNAME_RE.exec(text);
+    const top = this.#stack[this.#stack.length - 1];
+    if (!match || !top || match[0] !== top.name) {
+      throw this.#fail(
+        top ? `expected "</${top.name}>"` : "end tag without a start tag",
+        lt,
+      );
+    }
+    END_TAG_TAIL_RE.lastIndex = QNAME_RE.lastIndex;
+    if (!END_TAG_TAIL_RE.test(text)) {
+      throw this.#fail(`malformed end tag "</${top.name}"`, lt);
+    }
+    this.#stack.pop();
+    this.#scopes.pop();
+    return END_TAG_TAIL_RE.lastIndex;
+  }
+
+  /** Skips a processing instruction at `lt`. */
+  #instruction(lt: number): number {
+    this.#budget.take(lt);
+    const close = this.#text.indexOf("?>", lt + 2);
+    if (close === -1) {
+      throw this.#fail("unterminated processing instruction", lt);
+    }
+    return close + 2;
+  }
+
+  /** Reads a comment or CDATA section at `lt`; refuses a DOCTYPE. */
+  #declaration(lt: number): number {
+    const text = this.#text;
+    this.#budget.take(lt);
+    if (text.startsWith("<!--", lt)) {
+      const close = text.indexOf("-->", lt + 4);
+      if (close === -1) throw this.#fail("unterminated comment", lt);
+      return close + 3;
+    }
+    if (text.startsWith("<![CDATA[", lt)) {
+      const close = text.indexOf("]]>", lt + 9);
+      const top = this.#stack[this.#stack.length - 1];
+      if (close === -1) throw this.#fail("unterminated CDATA section", lt);
+      if (!top) throw this.#fail("CDATA outside the root element", lt);
+      top.text += text.slice(lt + 9, close);
+      return close + 3;
+    }
+    if (text.startsWith("<!DOCTYPE", lt)) {
+      throw this.#fail(
+        "a DOCTYPE is not allowed in a SOAP message (DTDs and entities are not processed)",
+        lt,
+      );
+    }
+    throw this.#fail("unexpected markup declaration", lt);
+  }
+
+  /** Reads a start tag at `lt`; returns the position after it. */
+  #startTag(lt: number): number {
+    const text = this.#text;
+    this.#budget.take(lt);
+    if (++this.#elements > this.#maxElements) {
       throw new LimitExceededError(
         "maxXmlElements",
-        maxElements,
-        `The ${what} (at character ${lt})`,
+        this.#maxElements,
+        `The ${this.#what} (at character ${lt})`,
       );
     }
     QNAME_RE.lastIndex = lt + 1;
     const nameMatch = QNAME_RE.exec(text);
-    if (!nameMatch) throw fail('invalid element name after "<"', lt);
+    if (!nameMatch) throw this.#fail('invalid element name after "<"', lt);
     const name = nameMatch[0];
-    let cursor = QNAME_RE.lastIndex;
+    const { rawAttrs, scope, cursor } = this.#attributes(
+      lt,
+      QNAME_RE.lastIndex,
+    );
+    TAG_END_RE.lastIndex = cursor;
+    const tagEnd = TAG_END_RE.exec(text);
+    if (!tagEnd) throw this.#fail(`malformed start tag "<${name}"`, lt);
+    const [prefix, local] = splitName(name);
+    const ns = scope[prefix];
+    if (ns === undefined) {
+      throw this.#fail(`undeclared namespace prefix "${prefix}"`, lt);
+    }
+    const element: XmlElement = {
+      ns,
+      local,
+      name,
+      attrs: this.#resolveAttributes(rawAttrs, scope, lt),
+      children: [],
+      text: "",
+    };
+    const stack = this.#stack;
+    const parent = stack[stack.length - 1];
+    if (parent) {
+      parent.children.push(element);
+    } else if (this.#root) {
+      throw this.#fail("more than one root element", lt);
+    } else {
+      this.#root = element;
+    }
+    if (tagEnd[1] !== "/") {
+      if (stack.length >= MAX_DEPTH) {
+        throw this.#fail(`elements nested deeper than ${MAX_DEPTH}`, lt);
+      }
+      stack.push(element);
+      this.#scopes.push(scope);
+    }
+    return TAG_END_RE.lastIndex;
+  }
+
+  /**
+   * Reads the attributes of a start tag from `cursor`: namespace
+   * declarations open a scope, the others are returned as written.
+   */
+  #attributes(lt: number, cursor: number) {
+    const text = this.#text;
     const rawAttrs: [string, string][] = [];
-    let scope = scopes[scopes.length - 1]!;
+    let scope = this.#scopes[this.#scopes.length - 1]!;
     let ownScope = false;
     for (;;) {
       ATTR_RE.lastIndex = cursor;
       const attr = ATTR_RE.exec(text);
       if (!attr) break;
       cursor = ATTR_RE.lastIndex;
-      budget.take(cursor);
+      this.#budget.take(cursor);
       const attrName = attr[1]!;
       const value = decodeReferences(
         (attr[2] ?? attr[3]!).replace(/[\t\n\r]/g, " "),
         text,
         cursor,
-        what,
-        budget,
+        this.#what,
+        this.#budget,
       );
       if (attrName === "xmlns" || attrName.startsWith("xmlns:")) {
         if (!ownScope) {
@@ -375,23 +460,22 @@ export function parseXml(text: string, options?: ParseXmlOptions): XmlElement {
         }
         const prefix = attrName === "xmlns" ? "" : attrName.slice(6);
         if (prefix !== "" && value === "") {
-          throw fail(`empty namespace for prefix "${prefix}"`, lt);
+          throw this.#fail(`empty namespace for prefix "${prefix}"`, lt);
         }
         scope[prefix] = value;
       } else {
         rawAttrs.push([attrName, value]);
       }
     }
-    TAG_END_RE.lastIndex = cursor;
-    const tagEnd = TAG_END_RE.exec(text);
-    if (!tagEnd) throw fail(`malformed start tag "<${name}"`, lt);
-    pos = TAG_END_RE.lastIndex;
+    return { rawAttrs, scope, cursor };
+  }
 
-    const [prefix, local] = splitName(name);
-    const ns = scope[prefix];
-    if (ns === undefined) {
-      throw fail(`undeclared namespace prefix "${prefix}"`, lt);
-    }
+  /** Keys the attributes by name, or `{ns}local` when prefixed. */
+  #resolveAttributes(
+    rawAttrs: readonly [string, string][],
+    scope: NsScope,
+    lt: number,
+  ): Record<string, string> {
     const attrs: Record<string, string> = Object.create(null);
     for (const [attrName, value] of rawAttrs) {
       const [attrPrefix, attrLocal] = splitName(attrName);
@@ -399,46 +483,17 @@ export function parseXml(text: string, options?: ParseXmlOptions): XmlElement {
       if (attrPrefix !== "") {
         const attrNs = scope[attrPrefix];
         if (attrNs === undefined) {
-          throw fail(
-            `undeclared namespace prefix "${attrPrefix}"`,
-            lt,
-          );
+          throw this.#fail(`undeclared namespace prefix "${attrPrefix}"`, lt);
         }
         key = `{${attrNs}}${attrLocal}`;
       }
       if (key in attrs) {
-        throw fail(`duplicate attribute "${attrName}"`, lt);
+        throw this.#fail(`duplicate attribute "${attrName}"`, lt);
       }
       attrs[key] = value;
     }
-    const element: XmlElement = {
-      ns,
-      local,
-      name,
-      attrs,
-      children: [],
-      text: "",
-    };
-    const parent = stack[stack.length - 1];
-    if (parent) {
-      parent.children.push(element);
-    } else if (root) {
-      throw fail("more than one root element", lt);
-    } else {
-      root = element;
-    }
-    if (tagEnd[1] !== "/") {
-      if (stack.length >= MAX_DEPTH) {
-        throw fail(`elements nested deeper than ${MAX_DEPTH}`, lt);
-      }
-      stack.push(element);
-      scopes.push(scope);
-    }
+    return attrs;
   }
-  const open = stack[stack.length - 1];
-  if (open) throw fail(`unclosed element "<${open.name}>"`, length);
-  if (!root) throw fail("no root element", length);
-  return root;
 }
 
 /**
