@@ -10,6 +10,7 @@ import {
   buildKos,
   type FakeInstance,
   FakeRad69Server,
+  FakeXdsGateway,
   FakeXdsRegistry,
   syntheticStudy,
 } from "../src/testing/mod.ts";
@@ -355,5 +356,101 @@ Deno.test("rad69 --saml-assertion re-reads the file for every request (a renewed
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).delivered, 3);
     assert.deepEqual(seen, ["_first", "_second", "_second"]);
+  });
+});
+
+Deno.test("rad69 --gateway --home-community-id: ITI-38, ITI-39 and RAD-75 at one URL, assertion required", async () => {
+  const community = "urn:oid:1.2.840.99.66";
+  const study = syntheticStudy({ series: 2, instancesPerSeries: 1, seed: 41 });
+  const kos = kosFor(study, "1.2.840.99.9.41");
+  await using gateway = await FakeXdsGateway.start({
+    homeCommunityId: community,
+    instances: [...study, kos],
+    documents: [{
+      patientId: PATIENT,
+      uniqueId: kos.instanceUid,
+      repositoryUniqueId: REPOSITORY,
+    }],
+    requireAssertion: "_gw-assertion",
+  });
+  await withTemp(async (dir) => {
+    const file = join(dir, "assertion.xml");
+    await Deno.writeTextFile(
+      file,
+      `<wsse:Security xmlns:wsse="${WSSE}"><saml2:Assertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" ID="_gw-assertion" Version="2.0"/></wsse:Security>`,
+    );
+    const r = await cli([
+      "--gateway",
+      gateway.url,
+      "--home-community-id",
+      community,
+      "--patient",
+      PATIENT,
+      "--saml-assertion",
+      file,
+      "--out",
+      join(dir, "o"),
+      "--json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout);
+    assert.equal(summary.delivered, 2);
+    assert.equal(summary.manifests[0].community, community);
+    assert.equal(gateway.registry.requests.length, 1);
+    const actions = gateway.server.requests.map((q) => q.action);
+    assert.deepEqual(actions, [
+      "urn:ihe:iti:2007:CrossGatewayRetrieve",
+      "urn:ihe:rad:2011:CrossGatewayRetrieveImagingDocumentSet",
+      "urn:ihe:rad:2011:CrossGatewayRetrieveImagingDocumentSet",
+    ]);
+  });
+});
+
+Deno.test("rad69 --gateway names the community of every failure", async () => {
+  const community = "urn:oid:1.2.840.99.67";
+  const study = syntheticStudy({ series: 1, instancesPerSeries: 2, seed: 42 });
+  const kos = kosFor(study, "1.2.840.99.9.42");
+  await using gateway = await FakeXdsGateway.start({
+    homeCommunityId: community,
+    instances: [study[0]!, kos], // the second image is missing
+    documents: [{
+      patientId: PATIENT,
+      uniqueId: kos.instanceUid,
+      repositoryUniqueId: REPOSITORY,
+    }],
+  });
+  await withTemp(async (dir) => {
+    const text = await cli([
+      "--gateway",
+      gateway.url,
+      "--home-community-id",
+      community,
+      "--patient",
+      PATIENT,
+      "--out",
+      join(dir, "o"),
+    ]);
+    assert.equal(text.code, 1);
+    assert.match(
+      text.stderr,
+      new RegExp(`${study[1]!.instanceUid} \\(community ${community}\\)`),
+    );
+    const json = await cli([
+      "--gateway",
+      gateway.url,
+      "--home-community-id",
+      community,
+      "--patient",
+      PATIENT,
+      "--out",
+      join(dir, "o"),
+      "--json",
+      "--resume",
+    ]);
+    const failed = JSON.parse(json.stdout).instances.filter((
+      i: { status: string },
+    ) => i.status === "failed");
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0].community, community);
   });
 });

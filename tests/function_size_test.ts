@@ -44,7 +44,8 @@ function longFunctions(file: string, text: string): string[] {
 Deno.test("the function finder sees a long function (it can fail)", () => {
   const body = Array.from({ length: MAX_LINES + 5 }, (_, i) => `  x += ${i};`)
     .join("\n");
-  const text = `const s = \`}}}\`;\nexport function long() {\n  let x = 0;\n${body}\n  return x;\n}\n`;
+  const text =
+    `const s = \`}}}\`;\nexport function long() {\n  let x = 0;\n${body}\n  return x;\n}\n`;
   assert.deepEqual(longFunctions("probe.ts", text).length, 1);
 });
 

@@ -57,3 +57,4 @@ export * from "./fake_server.ts";
 export * from "./dicom_builder.ts";
 export * from "./kos_builder.ts";
 export * from "./fake_xds_registry.ts";
+export * from "./fake_gateway.ts";
