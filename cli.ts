@@ -10,6 +10,8 @@
  *   --out ./dicom --instances list.csv --resume
  * # install it as a command
  * deno install -g -N -R -W -E -n rad69 jsr:@rad69/client/cli
+ * # from a checkout (the import map of deno.json is needed): deno task install, i.e.
+ * deno install -g -f --config deno.json -N -R -W -E -n rad69 ./cli.ts
  * ```
  *
  * Secrets go in environment variables, never on the command line:

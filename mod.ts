@@ -81,7 +81,13 @@ export type {
   StudyReference,
 } from "./src/reference_types.ts";
 export { Rad69Instance } from "./src/instance.ts";
+export { parseInstanceList, readInstanceList } from "./src/instance_list.ts";
+export type { ParseInstanceListOptions } from "./src/instance_list.ts";
 export { decodeInstance } from "./src/dicom.ts";
+export { readAttribute, tagOfKeyword } from "./src/attributes.ts";
+export type { DicomValue } from "./src/attributes.ts";
+export { DICTIONARY, DICTIONARY_REVISION } from "./src/dictionary.ts";
+export type { DictionaryEntry } from "./src/dictionary.ts";
 export type { DicomDataSet } from "./src/dicom.ts";
 export type {
   DeliveredEntry,
@@ -92,6 +98,8 @@ export type {
   FailedEntry,
   SkippedEntry,
 } from "./src/download.ts";
+export { layoutFromTemplate, sanitizePathComponent } from "./src/layout.ts";
+export type { DownloadLayout, LayoutInstance } from "./src/layout.ts";
 export type { Rad69Logger } from "./src/logger.ts";
 export * from "./src/errors.ts";
 export {
@@ -111,6 +119,16 @@ export type {
   RetrieveResponse,
   RetrieveStatus,
 } from "./src/soap/types.ts";
+export {
+  type ManifestEntry,
+  type ManifestInput,
+  type SourceSummary,
+  type XdsDownloadReport,
+  XdsImagingConsumer,
+  type XdsImagingConsumerOptions,
+  type XdsPlan,
+} from "./src/xds/consumer.ts";
+export type { SourceEndpoint, SourcePlan } from "./src/xds/source_plan.ts";
 export { MultipartSplitter } from "./src/multipart/multipart_splitter.ts";
 export type { MultipartSplitterOptions } from "./src/multipart/multipart_splitter.ts";
 export type { MultipartPart } from "./src/multipart/multipart_parser.ts";

@@ -34,7 +34,9 @@ async function printTree(
   indent = "  ",
 ): Promise<number> {
   const entries: Deno.DirEntry[] = [];
-  for await (const entry of Deno.readDir(dir)) entries.push(entry);
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.name.startsWith(".")) entries.push(entry); // .rad69: lock, journal
+  }
   entries.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
   let count = 0;
   const files = entries.filter((e) => e.isFile);

@@ -1,6 +1,8 @@
 /**
- * Downloads a list of instances (CSV `study,series,instance` lines) to disk,
- * with a progress line, and prints what was not delivered.
+ * Downloads a list of instances (the CLI's `--instances` format: CSV
+ * `study,series,instance` lines with an optional header, or a JSON array)
+ * to disk, with a progress line per instance, and prints what was not
+ * delivered.
  *
  * ```sh
  * deno run --allow-net --allow-read --allow-write examples/download_study_list.ts \
@@ -14,20 +16,13 @@
  * @module
  */
 
-import { Rad69Client } from "@rad69/client";
-import type { InstanceReference } from "@rad69/client";
+import {
+  InstanceListError,
+  InvalidUidError,
+  Rad69Client,
+  readInstanceList,
+} from "@rad69/client";
 import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
-
-/** Reads `study,series,instance` lines (blank lines and # comments skipped). */
-function parseCsv(text: string): InstanceReference[] {
-  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) =>
-    l !== "" && !l.startsWith("#")
-  ).map((line) => {
-    const [studyUid = "", seriesUid = "", instanceUid = ""] = line.split(",")
-      .map((s) => s.trim());
-    return { studyUid, seriesUid, instanceUid };
-  });
-}
 
 /** Downloads the list; returns the number of instances not delivered. */
 export async function main(args: string[]): Promise<number> {
@@ -42,16 +37,14 @@ export async function main(args: string[]): Promise<number> {
       seriesUid,
       instanceUid,
     }))
-    : parseCsv(await Deno.readTextFile(args[1]!));
+    : await readInstanceList(args[1]!); // errors name the file and line
   const dir = args[2] ?? await Deno.makeTempDir({ prefix: "rad69-example-" });
 
   using client = new Rad69Client({ url, logger: {} });
-  let shown = -1;
   const report = await client.download(refs, dir, {
     resume: true,
     onProgress: (p) => {
-      if (p.instancesDone === shown) return; // called for bytes, too
-      shown = p.instancesDone;
+      if (!p.entry) return; // byte-count updates: only settled instances
       console.log(
         `${p.instancesDone}/${p.instancesTotal} instances, ${p.bytesWritten} bytes`,
       );
@@ -69,4 +62,17 @@ export async function main(args: string[]): Promise<number> {
   return report.failed;
 }
 
-if (import.meta.main) Deno.exit((await main(Deno.args)) > 0 ? 1 : 0);
+if (import.meta.main) {
+  try {
+    Deno.exit((await main(Deno.args)) > 0 ? 1 : 0);
+  } catch (error) {
+    // A malformed list: the message names the file and the line.
+    if (
+      !(error instanceof InstanceListError || error instanceof InvalidUidError)
+    ) {
+      throw error;
+    }
+    console.error(error.message);
+    Deno.exit(2);
+  }
+}

@@ -11,21 +11,12 @@
  * @module
  */
 
-import { Rad69Client, XDSMissingDocumentError } from "@rad69/client";
-import type { InstanceReference } from "@rad69/client";
+import {
+  Rad69Client,
+  readInstanceList,
+  XDSMissingDocumentError,
+} from "@rad69/client";
 import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
-
-/** Reads `study,series,instance` lines. */
-async function readCsv(path: string): Promise<InstanceReference[]> {
-  const text = await Deno.readTextFile(path);
-  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) =>
-    l !== "" && !l.startsWith("#")
-  ).map((line) => {
-    const [studyUid = "", seriesUid = "", instanceUid = ""] = line.split(",")
-      .map((s) => s.trim());
-    return { studyUid, seriesUid, instanceUid };
-  });
-}
 
 /** Prints patient, modality and size of every instance. */
 async function main(args: string[]): Promise<void> {
@@ -39,19 +30,20 @@ async function main(args: string[]): Promise<void> {
     ? syntheticStudy({ series: 2, instancesPerSeries: 3 }).map((
       { studyUid, seriesUid, instanceUid },
     ) => ({ studyUid, seriesUid, instanceUid }))
-    : await readCsv(args[1]!);
+    : await readInstanceList(args[1]!);
   const client = new Rad69Client({
     url,
     errorsToIgnore: [XDSMissingDocumentError],
   });
   for await (const instance of client.datasets(refs)) {
-    const ds = instance.dataset;
+    // Keywords of the DICOM dictionary, as in pydicom; the hex tags work
+    // too: instance.dataset.string("x00100010").
     console.log(
       [
         instance.ref.instanceUid,
-        ds.string("x00100010") ?? "",
-        ds.string("x00080060") ?? "",
-        `${ds.uint16("x00280010")}x${ds.uint16("x00280011")}`,
+        instance.get("PatientName") ?? "",
+        instance.get("Modality") ?? "",
+        `${instance.get("Rows")}x${instance.get("Columns")}`,
         `${instance.bytes.length} bytes`,
       ].join("  "),
     );

@@ -46,6 +46,7 @@ import {
 } from "./config.ts";
 import type { Session, UnauthorizedEvent } from "./exchange/auth_types.ts";
 import { redactLogger } from "./redact.ts";
+import { isIgnored } from "./exchange/accounting.ts";
 import { createTlsHttpClient, type Rad69TlsOptions } from "./tls.ts";
 
 /**
@@ -132,12 +133,16 @@ export interface Rad69ClientOptions extends ResponseLimits {
    */
   maxInstancesPerRequest?: number;
   /**
-   * Errors of these classes (or subclasses) are logged and the instance
-   * skipped, instead of thrown by `datasets()`. Applied per instance.
+   * Errors of these classes (or subclasses), or with these error codes
+   * (`"XDSRepositoryBusy"`) or class names (`"Rad69ServerError"`), are
+   * logged and the instance skipped, instead of thrown by `datasets()`.
+   * Applied per instance. An instance whose bytes came with a RegistryError
+   * of severity Error about it fails with that error, unless the error is
+   * ignored here: it is then delivered with the error in its `warnings`.
    *
    * @default {[]}
    */
-  errorsToIgnore?: readonly ErrorClass[];
+  errorsToIgnore?: readonly (ErrorClass | string)[];
   /**
    * Transfer syntaxes the caller accepts, in preference order.
    *
@@ -167,6 +172,16 @@ export interface Rad69ClientOptions extends ResponseLimits {
    * @default {true}
    */
   addressingMustUnderstand?: boolean;
+  /**
+   * Send RAD-75 Cross Gateway Retrieve Imaging Document Set instead of
+   * RAD-69 (and, in `XdsImagingConsumer`, ITI-38 and ITI-39 instead of
+   * ITI-18 and ITI-43): for a Responding Gateway of another community.
+   * Every request then needs a HomeCommunityId (`homeCommunityId`, or per
+   * instance).
+   *
+   * @default {false}
+   */
+  crossGateway?: boolean;
   /**
    * How many times a transient failure is retried (only the instances not
    * yet delivered are asked for again).
@@ -658,9 +673,11 @@ export class Rad69Client implements Disposable {
   }
 
   #ignored(error: Rad69Error): boolean {
-    return (this.#options.errorsToIgnore ?? []).some((cls) =>
-      error instanceof cls
-    );
+    const list = this.#options.errorsToIgnore ?? [];
+    return list.some((cls) =>
+      typeof cls !== "string" && error instanceof cls
+    ) ||
+      isIgnored(error, list.filter((e) => typeof e === "string"));
   }
 
   /**

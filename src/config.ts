@@ -17,7 +17,11 @@ import type { ScanEngineKind } from "./multipart/engines.ts";
 import { type Rad69Logger, silentLogger } from "./logger.ts";
 import { collectSecrets, redactLogger, redactUrl } from "./redact.ts";
 import type { AttemptReport } from "./outcome.ts";
-import type { AuthHooks, Session } from "./exchange/auth_types.ts";
+import type {
+  AuthHooks,
+  Session,
+  UnauthorizedEvent,
+} from "./exchange/auth_types.ts";
 
 /** Every default of the package, in one place. */
 export const DEFAULTS = Object.freeze({
@@ -55,6 +59,12 @@ export interface ExchangeSettings {
   readonly headers: readonly (readonly [string, string])[];
   /** Values that must never reach an error or a log line. */
   readonly secrets: readonly string[];
+  /**
+   * Error class names and codes the caller ignores (from `errorsToIgnore`):
+   * a document sent with an Error about it is then delivered with a
+   * warning instead of failed.
+   */
+  readonly ignoredErrors: readonly string[];
   /** Transfer syntaxes to ask for (the request builder's list if absent). */
   readonly transferSyntaxes?: readonly string[];
   /** RepositoryUniqueId of every DocumentRequest. */
@@ -140,11 +150,15 @@ export interface ExchangeOptions {
   /** Called after every attempt. */
   onAttempt?: (report: AttemptReport) => void;
   /** The XML of a `wsse:Security` header, asked for per request. */
-  securityHeader?: AuthHooks["securityHeader"];
+  securityHeader?: () => string | Promise<string>;
   /** Called once when the server refuses the credentials. */
-  onUnauthorized?: AuthHooks["onUnauthorized"];
+  onUnauthorized?: (
+    event: UnauthorizedEvent,
+  ) => HeadersInit | void | Promise<HeadersInit | void>;
   /** Transfer syntaxes to ask for. */
   transferSyntaxes?: readonly string[];
+  /** Error classes (by name) or error codes the caller ignores. */
+  errorsToIgnore?: readonly (string | { readonly name: string })[];
   /** RepositoryUniqueId of every DocumentRequest. */
   repositoryUniqueId?: string;
   /** HomeCommunityId of every DocumentRequest. */
@@ -232,6 +246,9 @@ export function resolveSettings(options: ExchangeOptions): ExchangeSettings {
     printableUrl: redactUrl(url),
     headers,
     secrets: collectSecrets(url, options.headers),
+    ignoredErrors: (options.errorsToIgnore ?? []).map((e) =>
+      typeof e === "string" ? e : e.name
+    ),
     ...(options.transferSyntaxes
       ? { transferSyntaxes: [...options.transferSyntaxes] }
       : {}),

@@ -11,17 +11,28 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   DocumentNotReturnedError,
+  FileWriteError,
   InvalidUidError,
+  LayoutError,
   type Rad69Error,
 } from "./errors.ts";
+import type { Rad69Instance } from "./instance.ts";
+import { DownloadJournal } from "./download_journal.ts";
+import { sinkOf, toFileWriteError } from "./file_sink.ts";
+import { memoryInstanceSink } from "./instance_sink.ts";
+import {
+  PartWriters,
+  type RetrieveToFn,
+  type StagedFile,
+} from "./download/part_writer.ts";
+import { lockOutDir } from "./out_dir_lock.ts";
 import {
   type InstanceReference,
   type Rad69Reference,
   toInstanceRefs,
 } from "./references.ts";
-import { parsePart10 } from "./dicom.ts";
-import type { AttemptReport } from "./outcome.ts";
-import { PartWriters, type RetrieveToFn } from "./download/part_writer.ts";
+import type { AttemptReport, ExchangeOutcome } from "./outcome.ts";
+import { type DownloadLayout, LayoutPlacer } from "./layout.ts";
 import type { RegistryError } from "./soap/types.ts";
 
 /**
@@ -297,6 +308,17 @@ export interface DownloadOptions {
   onProgress?: (progress: DownloadProgress) => void;
   /** Called after every attempt of every request (also in the report). */
   onAttempt?: (report: AttemptReport) => void;
+  /**
+   * Where each file goes, instead of `<study>/<series>/<instance>.dcm`: a
+   * function of the delivered instance (see {@linkcode DownloadLayout} and
+   * `layoutFromTemplate`). Its names are sanitised; an instance whose path
+   * another instance of this download already has fails with a
+   * `LayoutError` and is not written. As the path is known only once the
+   * instance has arrived, `resume` then skips writing a complete file
+   * already there, but not requesting it, and a failed entry's `path` is
+   * `""`.
+   */
+  layout?: DownloadLayout;
 }
 
 /**
@@ -354,7 +376,6 @@ export interface DownloadReport {
 
 /** Matches a temporary file name: `.<instance>.dcm.<random>.part`. */
 const PART_NAME = /^\.(.+)\.dcm\.[0-9a-f]+\.part$/;
-const HEAD_BYTES = 64 * 1024;
 
 /** Checks that a UID is usable as one path component. */
 function assertPathComponent(uid: string, where: string): void {
@@ -417,59 +438,6 @@ function toPath(dir: string | URL): string {
   return dir;
 }
 
-/** Reads the SOP Instance UID of Part-10 bytes, or `undefined`. */
-function sopInstanceUid(bytes: Uint8Array): string | undefined {
-  if (bytes.length < 132) return undefined;
-  if (
-    bytes[128] !== 0x44 || bytes[129] !== 0x49 || bytes[130] !== 0x43 ||
-    bytes[131] !== 0x4d
-  ) {
-    return undefined;
-  }
-  try {
-    const ds = parsePart10(bytes, { untilTag: "x00080018", partial: true });
-    return ds.string("x00080018") || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The size of the file at `path` when it is a complete instance file for
- * `uid` (a regular Part-10 file holding that SOP Instance UID), else
- * `undefined`. Reads only the head of the file when it suffices.
- */
-async function completeFileSize(
-  path: string,
-  uid: string,
-): Promise<number | undefined> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
-  try {
-    const info = await file.stat();
-    if (!info.isFile || info.size < 132) return undefined;
-    const head = new Uint8Array(Math.min(info.size, HEAD_BYTES));
-    let got = 0;
-    while (got < head.length) {
-      const n = await file.read(head.subarray(got));
-      if (n === null) break;
-      got += n;
-    }
-    let sop = sopInstanceUid(head.subarray(0, got));
-    if (sop === undefined && info.size > got) {
-      sop = sopInstanceUid(await Deno.readFile(path));
-    }
-    return sop === uid ? info.size : undefined;
-  } finally {
-    file.close();
-  }
-}
-
 /**
  * Removes the temporary files (`.<instance>.dcm.<random>.part`) that an
  * interrupted run left for the given instances. Returns how many.
@@ -514,6 +482,253 @@ async function syncFolder(folder: string): Promise<void> {
   }
 }
 
+/** Where a custom layout puts a delivered instance, or why not. */
+async function placeByLayout(
+  placer: LayoutPlacer,
+  instance: Rad69Instance,
+  options: { resume: boolean; journal: DownloadJournal },
+): Promise<
+  { kind: "write"; path: string } | { kind: "settled"; entry: DownloadEntry }
+> {
+  const ref = instance.ref;
+  let path: string;
+  try {
+    path = placer.place(instance);
+  } catch (error) {
+    if (!(error instanceof LayoutError)) throw error;
+    return {
+      kind: "settled",
+      entry: { status: "failed", ref, path: "", error, reason: error.message },
+    };
+  }
+  if (options.resume) {
+    const size = await options.journal.verify(path, ref.instanceUid);
+    if (size !== undefined) {
+      return {
+        kind: "settled",
+        entry: { status: "skipped", ref, path, bytes: size },
+      };
+    }
+  }
+  return { kind: "write", path };
+}
+
+/**
+ * With a custom layout: places each instance (held in memory: its path is
+ * a function of it) and writes it whole to its temporary file; instances
+ * the layout settles (a clash, a complete file on resume) are settled
+ * here and not yielded.
+ */
+async function* placedOutcomes(
+  outcomes: AsyncIterable<ExchangeOutcome<InstanceReference, Rad69Instance>>,
+  context: {
+    placer: LayoutPlacer;
+    writers: PartWriters;
+    journal: DownloadJournal;
+    resume: boolean;
+    settle: (entry: DownloadEntry) => void;
+  },
+): AsyncGenerator<ExchangeOutcome<InstanceReference, StagedFile>> {
+  for await (const outcome of outcomes) {
+    if (outcome.status === "failed") {
+      yield outcome;
+      continue;
+    }
+    const placed = await placeByLayout(context.placer, outcome.instance, {
+      resume: context.resume,
+      journal: context.journal,
+    });
+    if (placed.kind !== "write") {
+      context.settle(placed.entry);
+      continue;
+    }
+    yield await context.writers.stageWhole(outcome.instance, placed.path);
+  }
+}
+
+/** The counts of a download, its progress reports and its report. */
+class Tally {
+  readonly entries: Map<string, DownloadEntry> = new Map();
+  readonly attempts: AttemptReport[] = [];
+  readonly #counts = { delivered: 0, skipped: 0, failed: 0 };
+  #written = 0;
+  #skipped = 0;
+  #received = 0;
+  readonly #total: number;
+  readonly #started: number;
+  readonly #onProgress: ((progress: DownloadProgress) => void) | undefined;
+
+  constructor(
+    total: number,
+    started: number,
+    onProgress: ((progress: DownloadProgress) => void) | undefined,
+  ) {
+    this.#total = total;
+    this.#started = started;
+    this.#onProgress = onProgress;
+  }
+
+  /** Records an instance's entry. */
+  settle(entry: DownloadEntry): void {
+    this.entries.set(entry.ref.instanceUid, entry);
+    this.#counts[entry.status]++;
+    if (entry.status === "delivered") this.#written += entry.bytes;
+    if (entry.status === "skipped") this.#skipped += entry.bytes;
+    this.progress(entry);
+  }
+
+  /** Counts body bytes. */
+  received(bytes: number): void {
+    this.#received += bytes;
+    this.progress();
+  }
+
+  /** Reports progress (after an entry, or a byte count). */
+  progress(entry?: DownloadEntry): void {
+    if (!this.#onProgress) return;
+    const counts = this.#counts;
+    const done = counts.delivered + counts.skipped + counts.failed;
+    const sized = counts.delivered + counts.skipped;
+    const known = this.#written + this.#skipped;
+    const value: DownloadProgress = {
+      instancesTotal: this.#total,
+      instancesDone: done,
+      delivered: counts.delivered,
+      skipped: counts.skipped,
+      failed: counts.failed,
+      bytesWritten: this.#written,
+      bytesSkipped: this.#skipped,
+      bytesReceived: this.#received,
+      bytesEstimatedTotal: sized === 0
+        ? undefined
+        : Math.round(known + (known / sized) * (this.#total - done)),
+      elapsedMs: performance.now() - this.#started,
+    };
+    this.#onProgress(entry ? { ...value, entry } : value);
+  }
+
+  /** The report, entries in request order. */
+  report(
+    dir: string,
+    instances: readonly InstanceReference[],
+    staleFilesRemoved: number,
+  ): DownloadReport {
+    const counts = this.#counts;
+    return {
+      dir,
+      entries: instances.map((ref) => this.entries.get(ref.instanceUid)!),
+      delivered: counts.delivered,
+      skipped: counts.skipped,
+      failed: counts.failed,
+      totalBytes: this.#written,
+      skippedBytes: this.#skipped,
+      receivedBytes: this.#received,
+      staleFilesRemoved,
+      attempts: this.attempts,
+      elapsedMs: performance.now() - this.#started,
+      complete: counts.failed === 0,
+    };
+  }
+}
+
+/** Checks every UID and finds each instance's path and folder. */
+function planPaths(instances: readonly InstanceReference[], root: string): {
+  paths: Map<string, string>;
+  byUid: Map<string, InstanceReference>;
+  folders: Map<string, Set<string>>;
+} {
+  const paths = new Map<string, string>();
+  const byUid = new Map<string, InstanceReference>();
+  const folders = new Map<string, Set<string>>();
+  for (const [index, ref] of instances.entries()) {
+    assertPathComponent(ref.studyUid, `references[${index}].studyUid`);
+    assertPathComponent(ref.seriesUid, `references[${index}].seriesUid`);
+    assertPathComponent(ref.instanceUid, `references[${index}].instanceUid`);
+    const path = downloadPath(root, ref);
+    paths.set(ref.instanceUid, path);
+    byUid.set(ref.instanceUid, ref);
+    const folder = dirname(path);
+    let uids = folders.get(folder);
+    if (!uids) folders.set(folder, uids = new Set());
+    uids.add(ref.instanceUid);
+  }
+  return { paths, byUid, folders };
+}
+
+/**
+ * Settles one outcome of the retrieve: a staged file is journalled and
+ * renamed (a file-system error fails its instance with a FileWriteError;
+ * a full disk or a device error marks the download stopped).
+ */
+async function commitOutcome(
+  outcome: ExchangeOutcome<InstanceReference, StagedFile>,
+  context: {
+    writers: PartWriters;
+    journal: DownloadJournal;
+    fsync: boolean;
+    byUid: ReadonlyMap<string, InstanceReference>;
+    paths: ReadonlyMap<string, string>;
+    entries: ReadonlyMap<string, DownloadEntry>;
+    settle: (entry: DownloadEntry) => void;
+    done: { stopped?: FileWriteError };
+  },
+): Promise<void> {
+  const { writers, settle } = context;
+  const uid = outcome.ref.instanceUid;
+  const ref = context.byUid.get(uid);
+  if (ref === undefined || context.entries.has(uid)) {
+    if (outcome.status === "delivered") {
+      await writers.discard(outcome.instance.tempPath);
+    }
+    return;
+  }
+  let error: Rad69Error;
+  let path = context.paths.get(uid)!;
+  if (outcome.status === "delivered") {
+    const staged = outcome.instance;
+    path = staged.path;
+    try {
+      await writers.commit(staged, context.journal);
+      if (context.fsync) await syncFolder(dirname(path));
+      const { bytes, warnings } = staged;
+      return settle({ status: "delivered", ref, path, bytes, warnings });
+    } catch (cause) {
+      error = toFileWriteError(cause, path, ref) ?? unexpected(cause);
+    }
+  } else {
+    error = outcome.error;
+  }
+  settle({ status: "failed", ref, path, error, reason: error.message });
+  if (error instanceof FileWriteError && error.stopsDownload) {
+    context.done.stopped ??= error;
+  }
+}
+
+/** The entry of an instance that got no outcome. */
+function unsettled(
+  ref: InstanceReference,
+  path: string,
+  stopped: FileWriteError | undefined,
+): FailedEntry {
+  const error = stopped
+    ? new FileWriteError(
+      `Instance "${ref.instanceUid}" was not downloaded: the download stopped when writing a file failed (${
+        stopped.cause instanceof Error ? stopped.cause.message : stopped.code
+      })`,
+      { code: stopped.code, path, instance: ref, cause: stopped },
+    )
+    : new DocumentNotReturnedError(
+      `No outcome was reported for instance "${ref.instanceUid}"`,
+      { instance: ref },
+    );
+  return { status: "failed", ref, path, error, reason: error.message };
+}
+
+/** A failure that is not a file-system error: thrown to the caller. */
+function unexpected(error: unknown): never {
+  throw error;
+}
+
 /**
  * Retrieves instances through `client` and writes each delivered one to
  * `<dir>/<study>/<series>/<instance>.dcm`.
@@ -529,9 +744,11 @@ async function syncFolder(folder: string): Promise<void> {
  * delivered, skipped, or failed with its reason. Per-instance failures never
  * throw. Each part's bytes are written to its temporary file as they leave
  * the splitter, and its head is checked (DICM, SOP Instance UID) before the
- * rename: no instance is held whole in memory, so memory stays bounded by
- * the splitter's window and the requests in flight, whatever the size of
- * an instance or of the download (bench/download_rss.ts measures it).
+ * rename: no instance is held whole in memory (with a custom `layout`,
+ * which needs the instance to name its file, each one is), and each
+ * instance's memory is released as soon as its file is written, so memory
+ * stays bounded by the client's window and workers plus that, not by the
+ * size of the download (bench/download_rss.ts measures it).
  *
  * @param retrieve Runs the retrieve into the given sinks (the client's
  * `retrieveTo`: its retries, timeouts, concurrency and TLS apply).
@@ -591,65 +808,27 @@ export async function downloadInstances(
   const signal = options.signal;
   signal?.throwIfAborted();
 
-  const paths = new Map<string, string>();
-  const byUid = new Map<string, InstanceReference>();
-  const folders = new Map<string, Set<string>>();
-  for (const [index, ref] of instances.entries()) {
-    assertPathComponent(ref.studyUid, `references[${index}].studyUid`);
-    assertPathComponent(ref.seriesUid, `references[${index}].seriesUid`);
-    assertPathComponent(ref.instanceUid, `references[${index}].instanceUid`);
-    const path = downloadPath(root, ref);
-    paths.set(ref.instanceUid, path);
-    byUid.set(ref.instanceUid, ref);
-    const folder = dirname(path);
-    let uids = folders.get(folder);
-    if (!uids) folders.set(folder, uids = new Set());
-    uids.add(ref.instanceUid);
-  }
+  const { paths, byUid, folders } = planPaths(instances, root);
 
-  const staleFilesRemoved = await removeStaleParts(folders);
-  const entries = new Map<string, DownloadEntry>();
-  const attempts: AttemptReport[] = [];
-  const counts = { delivered: 0, skipped: 0, failed: 0 };
-  let bytesWritten = 0;
-  let bytesSkipped = 0;
-  let bytesReceived = 0;
-
-  const progress = (entry?: DownloadEntry): void => {
-    if (!options.onProgress) return;
-    const done = counts.delivered + counts.skipped + counts.failed;
-    const sized = counts.delivered + counts.skipped;
-    const known = bytesWritten + bytesSkipped;
-    const value: DownloadProgress = {
-      instancesTotal: instances.length,
-      instancesDone: done,
-      delivered: counts.delivered,
-      skipped: counts.skipped,
-      failed: counts.failed,
-      bytesWritten,
-      bytesSkipped,
-      bytesReceived,
-      bytesEstimatedTotal: sized === 0
-        ? undefined
-        : Math.round(known + (known / sized) * (instances.length - done)),
-      elapsedMs: performance.now() - started,
-    };
-    options.onProgress(entry ? { ...value, entry } : value);
-  };
-  const settle = (entry: DownloadEntry): void => {
-    entries.set(entry.ref.instanceUid, entry);
-    counts[entry.status]++;
-    if (entry.status === "delivered") bytesWritten += entry.bytes;
-    if (entry.status === "skipped") bytesSkipped += entry.bytes;
-    progress(entry);
-  };
+  // One download per folder at a time: with the folder locked, a temporary
+  // file found is an interrupted run's, never a live one.
+  using _lock = await lockOutDir(root);
+  const journal = await DownloadJournal.open(root);
+  const placer = options.layout
+    ? new LayoutPlacer(root, options.layout)
+    : undefined;
+  if (placer) { for (const uid of paths.keys()) paths.set(uid, ""); }
+  const staleFilesRemoved = placer ? 0 : await removeStaleParts(folders);
+  const tally = new Tally(instances.length, started, options.onProgress);
+  const { entries, attempts } = tally;
+  const settle = (entry: DownloadEntry) => tally.settle(entry);
 
   const wanted: InstanceReference[] = [];
   for (const ref of instances) {
     const path = paths.get(ref.instanceUid)!;
-    if (options.resume) {
+    if (options.resume && !placer) {
       signal?.throwIfAborted();
-      const size = await completeFileSize(path, ref.instanceUid);
+      const size = await journal.verify(path, ref.instanceUid);
       if (size !== undefined) {
         settle({ status: "skipped", ref, path, bytes: size });
         continue;
@@ -658,53 +837,48 @@ export async function downloadInstances(
     wanted.push(ref);
   }
 
-  // Parts are written to temporary files as they arrive (part_writer.ts);
-  // each complete, checked one is renamed here.
-  const writers = new PartWriters(paths, { fsync: options.fsync ?? false });
+  // Parts are written to their temporary files as they arrive
+  // (download/part_writer.ts); each complete, checked one is journalled and
+  // renamed here. After a full disk or a device error, nothing more is
+  // requested.
+  const writers = new PartWriters(paths, {
+    fsync: options.fsync ?? false,
+    files: sinkOf(options),
+  });
+  const done: { stopped?: FileWriteError } = {};
+  const handle = (outcome: ExchangeOutcome<InstanceReference, StagedFile>) =>
+    commitOutcome(outcome, {
+      writers,
+      journal,
+      fsync: options.fsync ?? false,
+      byUid,
+      paths,
+      entries,
+      settle,
+      done,
+    });
+
   try {
     if (wanted.length > 0) {
-      const outcomes = retrieve(wanted, writers.open, {
+      const call = {
         ...(signal ? { signal } : {}),
-        onAttempt: (report) => {
+        onAttempt: (report: AttemptReport) => {
           attempts.push(report);
           options.onAttempt?.(report);
         },
-        onBytes: (n) => {
-          bytesReceived += n;
-          progress();
-        },
-      });
+        onBytes: (n: number) => tally.received(n),
+      };
+      const outcomes = placer
+        ? placedOutcomes(
+          retrieve(wanted, (ref, doc) =>
+            memoryInstanceSink(ref, doc, Number.MAX_SAFE_INTEGER), call),
+          { placer, writers, journal, resume: options.resume ?? false, settle },
+        )
+        : retrieve(wanted, writers.open, call);
       for await (const outcome of outcomes) {
         signal?.throwIfAborted();
-        const uid = outcome.ref.instanceUid;
-        const path = paths.get(uid);
-        const ref = byUid.get(uid);
-        if (path === undefined || ref === undefined || entries.has(uid)) {
-          if (outcome.status === "delivered") {
-            await writers.discard(outcome.instance.tempPath);
-          }
-          continue;
-        }
-        if (outcome.status === "delivered") {
-          const staged = outcome.instance;
-          await writers.commit(staged);
-          if (options.fsync) await syncFolder(dirname(path));
-          settle({
-            status: "delivered",
-            ref,
-            path,
-            bytes: staged.bytes,
-            warnings: staged.warnings,
-          });
-        } else {
-          settle({
-            status: "failed",
-            ref,
-            path,
-            error: outcome.error,
-            reason: outcome.error.message,
-          });
-        }
+        if (done.stopped) break; // cancels the requests in flight
+        await handle(outcome);
       }
     }
   } finally {
@@ -715,31 +889,8 @@ export async function downloadInstances(
 
   for (const ref of wanted) {
     if (entries.has(ref.instanceUid)) continue;
-    const error = new DocumentNotReturnedError(
-      `No outcome was reported for instance "${ref.instanceUid}"`,
-      { instance: ref },
-    );
-    settle({
-      status: "failed",
-      ref,
-      path: paths.get(ref.instanceUid)!,
-      error,
-      reason: error.message,
-    });
+    settle(unsettled(ref, paths.get(ref.instanceUid)!, done.stopped));
   }
 
-  return {
-    dir: root,
-    entries: instances.map((ref) => entries.get(ref.instanceUid)!),
-    delivered: counts.delivered,
-    skipped: counts.skipped,
-    failed: counts.failed,
-    totalBytes: bytesWritten,
-    skippedBytes: bytesSkipped,
-    receivedBytes: bytesReceived,
-    staleFilesRemoved,
-    attempts,
-    elapsedMs: performance.now() - started,
-    complete: counts.failed === 0,
-  };
+  return tally.report(root, instances, staleFilesRemoved);
 }

@@ -7,6 +7,7 @@
  */
 
 import type { InstanceReference } from "./reference_types.ts";
+import type { RegistryError } from "./soap/types.ts";
 
 /**
  * Options accepted by every error class of this package.
@@ -155,6 +156,101 @@ export class InvalidUidError extends Rad69Error {
     this.name = "InvalidUidError";
     this.uid = uid;
     this.where = where;
+  }
+}
+
+/**
+ * An instance list (CSV or JSON) is malformed: the message names the file
+ * and the line (and column, for JSON syntax) or the entry.
+ *
+ * @example A CSV line with two fields
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InstanceListError, parseInstanceList } from "@rad69/client";
+ *
+ * assert.throws(
+ *   () => parseInstanceList("1.2,1.2.3,1.2.3.4\n1.2,1.2.3\n", { file: "list.csv" }),
+ *   (e) => {
+ *     assert.ok(e instanceof InstanceListError);
+ *     assert.equal(e.file, "list.csv");
+ *     assert.equal(e.line, 2);
+ *     return true;
+ *   },
+ * );
+ * ```
+ */
+export class InstanceListError extends Rad69Error {
+  /** The file (or the name given for the text). */
+  readonly file: string;
+  /** The 1-based line, when known. */
+  readonly line: number | undefined;
+  /** The 1-based column, when known (JSON syntax errors). */
+  readonly column: number | undefined;
+  /** The 1-based entry of a JSON array, when the error is about one. */
+  readonly entry: number | undefined;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What is wrong and where.
+   * @param options The file, its line, column or entry, and the cause.
+   */
+  constructor(
+    message: string,
+    options: ErrorOptions & {
+      file: string;
+      line?: number;
+      column?: number;
+      entry?: number;
+    },
+  ) {
+    super(message, options);
+    this.name = "InstanceListError";
+    this.file = options.file;
+    this.line = options.line;
+    this.column = options.column;
+    this.entry = options.entry;
+  }
+}
+
+/**
+ * A download layout could not place an instance: the layout function threw
+ * or returned no usable path, or two instances would land on one path
+ * (`conflictsWith` names the instance already there). Reported per
+ * instance; nothing is overwritten.
+ *
+ * @example Two instances for one file name
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LayoutError } from "@rad69/client";
+ *
+ * const first = { studyUid: "1.2", seriesUid: "1.2.3", instanceUid: "1.2.3.4" };
+ * const second = { ...first, instanceUid: "1.2.3.5" };
+ * const error = new LayoutError(`Both land on "out/a.dcm"`, {
+ *   instance: second,
+ *   conflictsWith: first,
+ * });
+ * assert.equal(error.conflictsWith, first);
+ * assert.equal(error.name, "LayoutError");
+ * ```
+ */
+export class LayoutError extends Rad69Error {
+  /** The instance that already holds the path, for a collision. */
+  readonly conflictsWith: InstanceReference | undefined;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What went wrong.
+   * @param options The instance, the instance it collides with, the cause.
+   */
+  constructor(
+    message: string,
+    options: Rad69ErrorOptions & { conflictsWith?: InstanceReference } = {},
+  ) {
+    super(message, options);
+    this.name = "LayoutError";
+    this.conflictsWith = options.conflictsWith;
   }
 }
 
@@ -974,5 +1070,248 @@ export class KosError extends Rad69Error {
     this.name = "KosError";
     this.file = file;
     this.tagPath = tagPath;
+  }
+}
+
+/**
+ * A registry query parameter is malformed: a patient id that is not an
+ * XDS CX (`ID^^^&OID&ISO`), a time that is not a DTM, a code without its
+ * scheme. Raised before any request is sent.
+ *
+ * @example A patient id without its assigning authority
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InvalidQueryParameterError } from "@rad69/client";
+ * import { assertPatientCx } from "./xds/iti18.ts";
+ *
+ * assert.throws(() => assertPatientCx("12345", "query.patientId"), (e) => {
+ *   assert.ok(e instanceof InvalidQueryParameterError);
+ *   assert.equal(e.where, "query.patientId");
+ *   assert.match(e.message, /no assigning authority/);
+ *   return true;
+ * });
+ * ```
+ */
+export class InvalidQueryParameterError extends Rad69Error {
+  /** Where the value was found, e.g. `query.patientId`. */
+  readonly where: string;
+  /** The offending value. */
+  readonly value: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param value The offending value.
+   * @param where Where it was found.
+   * @param reason What is wrong with it.
+   */
+  constructor(value: string, where: string, reason: string) {
+    super(`Invalid query parameter ${where}: "${value}" ${reason}`);
+    this.name = "InvalidQueryParameterError";
+    this.where = where;
+    this.value = value;
+  }
+}
+
+/**
+ * Options of {@linkcode RegistryQueryError}.
+ *
+ * @example Keep every RegistryError of the answer
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   RegistryQueryError,
+ *   type RegistryQueryErrorOptions,
+ * } from "@rad69/client";
+ *
+ * const error = {
+ *   code: "XDSRegistryBusy",
+ *   context: "Try later",
+ *   location: "",
+ *   severity: "urn:oasis:names:tc:ebxml-regrep:ErrorSeverityType:Error",
+ *   isWarning: false,
+ * };
+ * const options: RegistryQueryErrorOptions = {
+ *   ...error,
+ *   errors: [error],
+ *   status: "Failure",
+ * };
+ * const e = new RegistryQueryError("Registry refused the query", options);
+ * assert.equal(e.code, "XDSRegistryBusy");
+ * assert.equal(e.errors.length, 1);
+ * ```
+ */
+export interface RegistryQueryErrorOptions extends Rad69ServerErrorOptions {
+  /** Every RegistryError (and warning) of the answer. */
+  errors: readonly RegistryError[];
+  /** The answer's status ("Failure", "PartialSuccess"). */
+  status: string;
+}
+
+/**
+ * A registry (ITI-18) or a responding gateway (ITI-38) answered a query
+ * with status Failure. `code`, `context`, `location` and `severity` are
+ * those of its first error; `errors` lists them all.
+ *
+ * @example A registry that refuses the query
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RegistryQueryError } from "@rad69/client";
+ * import { findDocuments } from "./xds/iti18.ts";
+ * import { FakeXdsRegistry } from "@rad69/client/testing";
+ *
+ * await using registry = await FakeXdsRegistry.start({
+ *   plan: { registryError: { code: "XDSRegistryError", context: "DB down" } },
+ * });
+ * await assert.rejects(
+ *   findDocuments({ patientId: "P1^^^&1.2.3&ISO" }, {
+ *     url: registry.url,
+ *     retries: 0,
+ *   }),
+ *   (e) => {
+ *     assert.ok(e instanceof RegistryQueryError);
+ *     assert.equal(e.code, "XDSRegistryError");
+ *     assert.equal(e.context, "DB down");
+ *     return true;
+ *   },
+ * );
+ * ```
+ */
+export class RegistryQueryError extends Rad69ServerError {
+  /** Every RegistryError (and warning) of the answer. */
+  readonly errors: readonly RegistryError[];
+  /** The answer's status ("Failure", "PartialSuccess"). */
+  readonly status: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What went wrong.
+   * @param options The first error's fields, all errors, the status.
+   */
+  constructor(message: string, options: RegistryQueryErrorOptions) {
+    super(message, options);
+    this.name = "RegistryQueryError";
+    this.errors = options.errors;
+    this.status = options.status;
+  }
+}
+
+/**
+ * The registry found more entries than it is willing to return
+ * (`XDSTooManyResults`): narrow the query (a service time range, a format
+ * code) and ask again.
+ *
+ * @example A registry with too many entries for the patient
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { XDSTooManyResultsError } from "@rad69/client";
+ * import { findDocuments } from "./xds/iti18.ts";
+ * import { FakeXdsRegistry } from "@rad69/client/testing";
+ *
+ * await using registry = await FakeXdsRegistry.start({
+ *   plan: { tooManyResults: true },
+ * });
+ * await assert.rejects(
+ *   findDocuments({ patientId: "P1^^^&1.2.3&ISO" }, { url: registry.url }),
+ *   XDSTooManyResultsError,
+ * );
+ * ```
+ */
+export class XDSTooManyResultsError extends RegistryQueryError {
+  /**
+   * Creates the error.
+   *
+   * @param message What went wrong.
+   * @param options The first error's fields, all errors, the status.
+   */
+  constructor(message: string, options: RegistryQueryErrorOptions) {
+    super(message, options);
+    this.name = "XDSTooManyResultsError";
+  }
+}
+
+/**
+ * Writing an instance's file failed: the disk is full (`ENOSPC`, `EDQUOT`),
+ * the device failed (`EIO`), the folder is read-only (`EROFS`) or refused
+ * (`EACCES`, `EPERM`). The instance is reported failed with this error and
+ * no temporary file is left behind. After `ENOSPC`, `EDQUOT`, `EROFS` or
+ * `EIO` (`stopsDownload`), nothing more is requested: every instance not
+ * yet settled fails with such an error too.
+ *
+ * @example Tell a full disk from other failures
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FileWriteError } from "@rad69/client";
+ *
+ * const e = new FileWriteError(
+ *   `Cannot write "out/1.2/1.2.3/1.2.3.4.dcm": No space left on device`,
+ *   { code: "ENOSPC", path: "out/1.2/1.2.3/1.2.3.4.dcm" },
+ * );
+ * assert.equal(e.code, "ENOSPC");
+ * assert.ok(e.stopsDownload);
+ * ```
+ */
+export class FileWriteError extends Rad69Error {
+  /** The system error code (`ENOSPC`, `EIO`, `EACCES`…), or `""`. */
+  readonly code: string;
+  /** The file that could not be written. */
+  readonly path: string;
+  /** Whether the download stops requesting more (disk full, device error). */
+  readonly stopsDownload: boolean;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What could not be written, and why.
+   * @param options The code, the path, the cause and the instance.
+   */
+  constructor(
+    message: string,
+    options: Rad69ErrorOptions & { code: string; path: string },
+  ) {
+    super(message, options);
+    this.name = "FileWriteError";
+    this.code = options.code;
+    this.path = options.path;
+    this.stopsDownload = ["ENOSPC", "EDQUOT", "EROFS", "EIO"].includes(
+      options.code,
+    );
+  }
+}
+
+/**
+ * Another download is writing into the same folder: a folder takes one
+ * download at a time (an exclusive OS lock on `<dir>/.rad69/lock`, held for
+ * the whole download and released when the process ends, however it ends).
+ * Nothing was requested or written. The CLI exits with status 2.
+ *
+ * @example Tell a busy folder from other failures
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { OutDirLockedError, Rad69Error } from "@rad69/client";
+ *
+ * const e = new OutDirLockedError(
+ *   `Another download is writing into "out" (process 4242)`,
+ *   { dir: "out" },
+ * );
+ * assert.ok(e instanceof Rad69Error);
+ * assert.equal(e.dir, "out");
+ * ```
+ */
+export class OutDirLockedError extends Rad69Error {
+  /** The folder. */
+  readonly dir: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param message Which folder, and who holds it.
+   * @param options The folder and the cause.
+   */
+  constructor(message: string, options: Rad69ErrorOptions & { dir: string }) {
+    super(message, options);
+    this.name = "OutDirLockedError";
+    this.dir = options.dir;
   }
 }

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { type DicomValue, readAttribute } from "./attributes.ts";
 import { type DicomDataSet, parsePart10 } from "./dicom.ts";
 import type { InstanceReference } from "./references.ts";
 import type { RegistryError } from "./soap/types.ts";
@@ -85,5 +86,39 @@ export class Rad69Instance {
   get dataset(): DicomDataSet {
     this.#dataset ??= parsePart10(this.bytes);
     return this.#dataset;
+  }
+
+  /**
+   * An attribute by its DICOM keyword (PS3.6), as pydicom's
+   * `ds.PatientName`: text as a string, IS/DS and binary numbers as
+   * numbers, several values as an array, sequences as their items'
+   * datasets, bulk data as bytes; `undefined` when absent or empty. Read
+   * from {@linkcode Rad69Instance.dataset}, so nothing is parsed twice.
+   *
+   * @param keyword A keyword, e.g. `PatientName`, `StudyInstanceUID`,
+   * `Modality`, `Rows`.
+   * @returns The value, or `undefined`.
+   * @throws {TypeError} For a keyword not in the dictionary (the message
+   * suggests the closest one).
+   *
+   * @example Read attributes by keyword
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Rad69Client } from "@rad69/client";
+   * import { FakeRad69Server, syntheticStudy } from "@rad69/client/testing";
+   *
+   * const study = syntheticStudy({ series: 1, instancesPerSeries: 1 });
+   * await using server = await FakeRad69Server.start({ instances: study });
+   * const client = new Rad69Client({ url: server.url });
+   * for await (const instance of client.datasets(study)) {
+   *   assert.equal(instance.get("PatientName"), "FAKE^PATIENT");
+   *   assert.equal(instance.get("StudyInstanceUID"), instance.ref.studyUid);
+   *   assert.equal(instance.get("Modality"), "CT");
+   *   assert.equal(instance.get("Rows"), 64);
+   * }
+   * ```
+   */
+  get(keyword: string): DicomValue | undefined {
+    return readAttribute(this.dataset, keyword);
   }
 }

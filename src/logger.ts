@@ -4,6 +4,8 @@
  * @module
  */
 
+import { escapeForTerminal } from "./terminal_escape.ts";
+
 /**
  * Where the client sends diagnostics. Every method is optional; `console`
  * fits (`logger: console` logs everything). Messages never carry
@@ -75,6 +77,6 @@ export const silentLogger: Rad69Logger = {};
 export const warningLogger: Rad69Logger = {
   warn(message: string): void {
     // deno-lint-ignore no-console
-    console.warn(`rad69: ${message}`);
+    console.warn(`rad69: ${escapeForTerminal(message)}`);
   },
 };

@@ -2,12 +2,17 @@
  * Redaction of secrets: credentials in URLs (`user:password@host`, secret
  * query parameters) and the values of sensitive request headers
  * (`Authorization`, `Cookie`, API keys…), so that no error message, log
- * line or report carries them, even when a server echoes them back.
+ * line or report carries them, even when a server echoes them back:
+ * every secret is also matched in its JSON-escaped, XML-escaped,
+ * percent-encoded and base64 forms, and text cut short for an excerpt is
+ * cut with {@linkcode cutText}, whose mark lets {@linkcode redactText}
+ * redact the prefix of a secret the cut went through.
  *
  * @module
  */
 
 import type { Rad69Logger } from "./logger.ts";
+import { escapeForTerminal } from "./terminal_escape.ts";
 
 /**
  * What replaces a secret.
@@ -32,6 +37,26 @@ const SECRET_PARAM =
 
 /** The shortest value redacted inside free text (shorter ones are noise). */
 const MIN_SECRET_LENGTH = 4;
+
+/**
+ * What ends a text that was cut short ({@linkcode cutText}): a prefix of a
+ * secret (of {@linkcode MIN_EDGE_SECRET} characters or more) just before
+ * it is redacted too.
+ *
+ * @example A cut excerpt ends with the mark
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CUT_MARK, cutText } from "./redact.ts";
+ *
+ * assert.equal(cutText("abcdef", 4), `abc${CUT_MARK}`);
+ * ```
+ */
+export const CUT_MARK = "\u2026";
+
+/** Secrets this long or longer are redacted from a cut edge by prefix. */
+const MIN_EDGE_SECRET = 8;
+/** The longest secret prefix looked for before a cut mark. */
+const MAX_EDGE_PREFIX = 1024;
 
 /** `scheme://userinfo@` at the start of an absolute URL inside text. */
 const USERINFO_IN_TEXT = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]*@/gi;
@@ -238,8 +263,130 @@ export function collectSecrets(
 }
 
 /**
+ * Cuts a text to at most `max` characters for an excerpt (the mark
+ * included), ending it with {@linkcode CUT_MARK} when it was cut (and never inside a surrogate pair),
+ * so that {@linkcode redactText} knows where a secret may have been cut
+ * through.
+ *
+ * @param text The text.
+ * @param max The most characters kept before the mark.
+ * @returns The text, or its head followed by the mark.
+ *
+ * @example Cut, then redact: the cut prefix of a token goes too
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cutText, redactText } from "./redact.ts";
+ *
+ * const body = "echo: Bearer sk_live_0123456789abcdef";
+ * const cut = cutText(body, 21); // "echo: Bearer sk_live…"
+ * assert.equal(
+ *   redactText(cut, ["Bearer sk_live_0123456789abcdef"]),
+ *   "echo: [REDACTED]\u2026",
+ * );
+ * ```
+ */
+export function cutText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = Math.max(0, max - CUT_MARK.length);
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return text.slice(0, end).replace(/\uFFFD+$/, "") + CUT_MARK;
+}
+
+/** The forms of secrets already computed, by secret. */
+const FORMS = new Map<string, readonly string[]>();
+
+/**
+ * A secret and the forms a server may echo it in: XML-escaped (named and
+ * numeric entities), percent-encoded (upper and lower case hex, `+` for
+ * spaces), base64 of its UTF-8 bytes, and each of these JSON-escaped once
+ * or twice (an echo in a JSON body, quoted again in an error message).
+ */
+function formsOf(secret: string): readonly string[] {
+  const known = FORMS.get(secret);
+  if (known) return known;
+  const base = new Set<string>([secret]);
+  base.add(secret.replace(/[<>&"']/g, (c) => XML_NAMED[c]!));
+  base.add(secret.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`));
+  try {
+    const percent = encodeURIComponent(secret);
+    base.add(percent);
+    base.add(percent.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()));
+    base.add(percent.replace(/%20/g, "+"));
+    base.add(
+      percent.replace(
+        /[!'()*]/g,
+        (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+      ),
+    );
+  } catch {
+    // A lone surrogate: no percent form.
+  }
+  const utf8 = new TextEncoder().encode(secret);
+  let binary = "";
+  for (const byte of utf8) binary += String.fromCharCode(byte);
+  base.add(btoa(binary));
+  base.add(btoa(binary).replace(/=+$/, ""));
+  const forms = new Set<string>(base);
+  for (const form of base) {
+    const once = JSON.stringify(form).slice(1, -1);
+    const twice = JSON.stringify(once).slice(1, -1);
+    forms.add(once);
+    forms.add(once.replace(/\//g, "\\/"));
+    forms.add(twice);
+  }
+  const out = [...forms].filter((f) => f.length >= MIN_SECRET_LENGTH);
+  if (FORMS.size > 4096) FORMS.clear();
+  FORMS.set(secret, out);
+  return out;
+}
+
+const XML_NAMED: Readonly<Record<string, string>> = {
+  "<": "&lt;",
+  ">": "&gt;",
+  "&": "&amp;",
+  '"': "&quot;",
+  "'": "&apos;",
+};
+
+/**
+ * Redacts, before each cut mark, the longest prefix (4 characters or more)
+ * of a form of a secret of 8 or more characters.
+ */
+function redactCutEdges(text: string, forms: readonly string[]): string {
+  let mark = text.indexOf(CUT_MARK);
+  while (mark !== -1) {
+    let start = mark;
+    for (const form of forms) {
+      if (form.length < MIN_EDGE_SECRET) continue;
+      const longest = Math.min(form.length - 1, mark, MAX_EDGE_PREFIX);
+      for (let j = mark - longest; j <= mark - MIN_SECRET_LENGTH; j++) {
+        if (j >= start) break;
+        if (
+          text.charCodeAt(j) === form.charCodeAt(0) &&
+          text.startsWith(form.slice(0, mark - j), j)
+        ) {
+          start = j;
+          break;
+        }
+      }
+    }
+    if (start < mark) {
+      text = text.slice(0, start) + REDACTED + text.slice(mark);
+      mark = start + REDACTED.length;
+    }
+    mark = text.indexOf(CUT_MARK, mark + 1);
+  }
+  return text;
+}
+
+/**
  * Replaces every occurrence of the given secrets, and any URL user info, in
- * a text by `[REDACTED]`.
+ * a text by `[REDACTED]`. Each secret is matched as it is and in the forms
+ * a server may echo it in: JSON-escaped, XML-escaped, percent-encoded and
+ * base64. Before each {@linkcode CUT_MARK} (where {@linkcode cutText} cut
+ * an excerpt), a prefix of 4 characters or more of a secret of 8 or more
+ * is redacted too.
  *
  * @param text The text (a message, a body excerpt…).
  * @param secrets The secret values, as from {@linkcode collectSecrets}.
@@ -258,11 +405,18 @@ export function collectSecrets(
  */
 export function redactText(text: string, secrets: readonly string[]): string {
   let out = text.replace(USERINFO_IN_TEXT, `$1${REDACTED}@`);
+  const forms: string[] = [];
   for (const secret of secrets) {
-    if (secret.length < MIN_SECRET_LENGTH || !out.includes(secret)) continue;
-    out = out.split(secret).join(REDACTED);
+    if (secret.length < MIN_SECRET_LENGTH) continue;
+    for (const form of formsOf(secret)) forms.push(form);
   }
-  return out;
+  // Longest first, so that a secret is replaced before a shorter one in it.
+  forms.sort((a, b) => b.length - a.length);
+  for (const form of forms) {
+    if (!out.includes(form)) continue;
+    out = out.split(form).join(REDACTED);
+  }
+  return out.includes(CUT_MARK) ? redactCutEdges(out, forms) : out;
 }
 
 /** String fields of this package's errors that may quote the server. */
@@ -325,7 +479,10 @@ export function redactError<T>(error: T, secrets: readonly string[]): T {
 }
 
 /**
- * Wraps a logger so that every line it gets is redacted.
+ * Wraps a logger so that every line it gets is redacted, and escaped for a
+ * terminal (control characters, hence escape sequences and line breaks
+ * quoted from a server, are shown as `\x1b`, `\n`…: see
+ * `escapeForTerminal`).
  *
  * @param logger The logger to wrap.
  * @param secrets The secret values, as from {@linkcode collectSecrets}.
@@ -348,14 +505,10 @@ export function redactLogger(
   secrets: readonly string[],
 ): Rad69Logger {
   const out: Rad69Logger = {};
-  if (logger.debug) {
-    out.debug = (message) => logger.debug!(redactText(message, secrets));
-  }
-  if (logger.info) {
-    out.info = (message) => logger.info!(redactText(message, secrets));
-  }
-  if (logger.warn) {
-    out.warn = (message) => logger.warn!(redactText(message, secrets));
-  }
+  const clean = (message: string) =>
+    escapeForTerminal(redactText(message, secrets));
+  if (logger.debug) out.debug = (message) => logger.debug!(clean(message));
+  if (logger.info) out.info = (message) => logger.info!(clean(message));
+  if (logger.warn) out.warn = (message) => logger.warn!(clean(message));
   return out;
 }

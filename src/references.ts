@@ -25,6 +25,22 @@ import type {
 
 const MAX_UID_LENGTH = 64;
 const UID_COMPONENT = /^(0|[1-9][0-9]*)$/;
+/** A whole valid UID (the length is checked apart). */
+const VALID_UID = /^(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*$/;
+
+/** The cheap test of a valid UID, without building a message. */
+function isUid(uid: unknown): uid is string {
+  return typeof uid === "string" && uid.length <= MAX_UID_LENGTH &&
+    VALID_UID.test(uid);
+}
+
+/**
+ * Checks a UID, naming where it came from only when it is invalid (so that
+ * a long list builds no message per reference).
+ */
+function checkUid(uid: unknown, where: () => string): void {
+  if (!isUid(uid)) assertUid(uid, where());
+}
 
 /**
  * Checks a value against the DICOM UID syntax (PS3.5 §9.1).
@@ -47,6 +63,7 @@ const UID_COMPONENT = /^(0|[1-9][0-9]*)$/;
  * ```
  */
 export function assertUid(uid: unknown, where: string): asserts uid is string {
+  if (isUid(uid)) return;
   if (typeof uid !== "string") {
     throw new InvalidUidError(String(uid), where, "is not a string");
   }
@@ -95,12 +112,7 @@ export function assertUid(uid: unknown, where: string): asserts uid is string {
  * ```
  */
 export function isValidUid(uid: unknown): boolean {
-  try {
-    assertUid(uid, "value");
-    return true;
-  } catch {
-    return false;
-  }
+  return isUid(uid);
 }
 
 function childToInstance(
@@ -127,14 +139,15 @@ function childToInstance(
   return ref;
 }
 
-function validateInstance(ref: InstanceReference, where: string): void {
-  assertUid(ref.studyUid, `${where}.studyUid`);
-  assertUid(ref.seriesUid, `${where}.seriesUid`);
-  assertUid(ref.instanceUid, `${where}.instanceUid`);
+function validateInstance(ref: InstanceReference, at: () => string): void {
+  checkUid(ref.studyUid, () => `${at()}.studyUid`);
+  checkUid(ref.seriesUid, () => `${at()}.seriesUid`);
+  checkUid(ref.instanceUid, () => `${at()}.instanceUid`);
   if (ref.repositoryUniqueId !== undefined) {
-    assertUid(ref.repositoryUniqueId, `${where}.repositoryUniqueId`);
+    checkUid(ref.repositoryUniqueId, () => `${at()}.repositoryUniqueId`);
   }
   if (ref.homeCommunityId !== undefined) {
+    const where = at();
     if (
       typeof ref.homeCommunityId !== "string" ||
       ref.homeCommunityId.trim() === ""
@@ -183,7 +196,7 @@ export function toInstanceRefs(
   }
   const out: InstanceReference[] = [];
   const seen = new Set<string>();
-  const push = (ref: InstanceReference, where: string) => {
+  const push = (ref: InstanceReference, where: () => string) => {
     validateInstance(ref, where);
     if (seen.has(ref.instanceUid)) return;
     seen.add(ref.instanceUid);
@@ -191,10 +204,11 @@ export function toInstanceRefs(
   };
   let index = 0;
   for (const ref of refs) {
-    const where = `references[${index++}]`;
+    const at = index++;
+    const where = () => `references[${at}]`;
     if (ref === null || typeof ref !== "object") {
       throw new TypeError(
-        `Cannot read reference at ${where}: expected an object, got ${
+        `Cannot read reference at ${where()}: expected an object, got ${
           ref === null ? "null" : typeof ref
         }`,
       );
@@ -203,29 +217,29 @@ export function toInstanceRefs(
       push(ref as InstanceReference, where);
     } else if ("seriesUid" in ref && ref.seriesUid !== undefined) {
       const series = ref as SeriesReference;
-      assertUid(series.studyUid, `${where}.studyUid`);
-      assertUid(series.seriesUid, `${where}.seriesUid`);
+      assertUid(series.studyUid, `${where()}.studyUid`);
+      assertUid(series.seriesUid, `${where()}.seriesUid`);
       if (!series.instances || series.instances.length === 0) {
         throw new NonInstanceParameterError(
-          `Cannot retrieve series "${series.seriesUid}" at ${where} without its instances: RAD-69 retrieves instances only`,
+          `Cannot retrieve series "${series.seriesUid}" at ${where()} without its instances: RAD-69 retrieves instances only`,
         );
       }
       series.instances.forEach((child, i) =>
         push(
           childToInstance(child, series.studyUid, series.seriesUid),
-          `${where}.instances[${i}]`,
+          () => `${where()}.instances[${i}]`,
         )
       );
     } else if ("studyUid" in ref && ref.studyUid !== undefined) {
       const study = ref as StudyReference;
-      assertUid(study.studyUid, `${where}.studyUid`);
+      assertUid(study.studyUid, `${where()}.studyUid`);
       if (!study.series || study.series.length === 0) {
         throw new NonInstanceParameterError(
-          `Cannot retrieve study "${study.studyUid}" at ${where} without its series and instances: RAD-69 retrieves instances only`,
+          `Cannot retrieve study "${study.studyUid}" at ${where()} without its series and instances: RAD-69 retrieves instances only`,
         );
       }
       study.series.forEach((series, s) => {
-        const sWhere = `${where}.series[${s}]`;
+        const sWhere = `${where()}.series[${s}]`;
         assertUid(series.seriesUid, `${sWhere}.seriesUid`);
         if (!series.instances || series.instances.length === 0) {
           throw new NonInstanceParameterError(
@@ -235,13 +249,13 @@ export function toInstanceRefs(
         series.instances.forEach((child, i) =>
           push(
             childToInstance(child, study.studyUid, series.seriesUid),
-            `${sWhere}.instances[${i}]`,
+            () => `${sWhere}.instances[${i}]`,
           )
         );
       });
     } else {
       throw new TypeError(
-        `Cannot read reference at ${where}: it has no studyUid, seriesUid or instanceUid`,
+        `Cannot read reference at ${where()}: it has no studyUid, seriesUid or instanceUid`,
       );
     }
   }

@@ -13,7 +13,8 @@ import {
   type ExchangeSettings,
   resolveExchangeConfig,
 } from "./config.ts";
-import { Rad69ServerError, XDSMissingDocumentError } from "./errors.ts";
+import type { Rad69ServerError } from "./errors.ts";
+import { registryErrorOf } from "./exchange/registry_error.ts";
 import type { Rad69Instance } from "./instance.ts";
 import type { InstanceOutcome } from "./outcome.ts";
 import type { InstanceReference } from "./reference_types.ts";
@@ -121,12 +122,6 @@ const TRANSFER_SYNTAX_CODES = new Set([
   "urn:dicom:wado:0007",
 ]);
 
-const MISSING_CODES = new Set([
-  "XDSMissingDocument",
-  "XDSDocumentUniqueIdError",
-  "urn:dicom:wado:0017",
-]);
-
 /**
  * Turns a RegistryError into the error reported for an instance.
  *
@@ -161,28 +156,17 @@ export function registryErrorToError(
   error: RegistryError,
   ref: InstanceReference,
 ): Rad69ServerError {
-  const options = {
-    code: error.code,
-    context: error.context,
-    location: error.location,
-    severity: error.severity,
-    instance: ref,
-  };
   const detail = error.context ? `: ${error.context}` : "";
-  return MISSING_CODES.has(error.code)
-    ? new XDSMissingDocumentError(
+  const hint = TRANSFER_SYNTAX_CODES.has(error.code) ||
+      /transfer syntax/i.test(error.context)
+    ? `; it cannot send it in any requested transfer syntax: add the stored one, or ask for it as stored (transferSyntaxes ["*"], --transfer-syntax '*')`
+    : "";
+  return registryErrorOf(error, {
+    notFound:
       `Instance "${ref.instanceUid}" not found on the server (${error.code}${detail})`,
-      options,
-    )
-    : new Rad69ServerError(
-      `Server reported ${error.code} for instance "${ref.instanceUid}"${detail}${
-        TRANSFER_SYNTAX_CODES.has(error.code) ||
-          /transfer syntax/i.test(error.context)
-          ? `; it cannot send it in any requested transfer syntax: add the stored one, or ask for it as stored (transferSyntaxes ["*"], --transfer-syntax '*')`
-          : ""
-      }`,
-      options,
-    );
+    reported:
+      `Server reported ${error.code} for instance "${ref.instanceUid}"${detail}${hint}`,
+  }, { instance: ref });
 }
 
 /**

@@ -269,7 +269,7 @@ export async function* retryExchange<Ref, Delivered>(
       relogged = true;
       try {
         await relogin(config, refusal);
-        again.push(...refused);
+        for (const ref of refused) again.push(ref);
         granted++;
       } catch (error) {
         if (!(error instanceof Rad69Error)) throw error;

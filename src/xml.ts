@@ -5,13 +5,17 @@
  * declarations, so elements are matched by namespace URI and local name,
  * whatever prefix a peer binds. Only the five predefined entities and
  * character references are decoded; any `<!DOCTYPE` is rejected, so no
- * entity is ever expanded. Memory is bounded by an element cap as well as
- * by the caller's byte cap.
+ * entity is ever expanded. Memory is bounded by caps on elements and on
+ * nodes (elements, attributes, comments, processing instructions, CDATA
+ * sections and references), as well as by the caller's byte cap: whatever a
+ * document is made of, the tree stays a small multiple of its bytes, and a
+ * document over a cap fails as soon as the cap is passed.
  *
  * @module
  */
 
-import { Rad69ProtocolError } from "./errors.ts";
+import { LimitExceededError, Rad69ProtocolError } from "./errors.ts";
+import { cutText } from "./redact.ts";
 
 /** How many characters of the document go into an error's `excerpt`. */
 const EXCERPT_LENGTH = 300;
@@ -23,12 +27,35 @@ const EXCERPT_LENGTH = 300;
  */
 export const DEFAULT_MAX_XML_ELEMENTS = 262_144;
 
+/**
+ * The default cap on nodes in one document: elements, attributes, comments,
+ * processing instructions, CDATA sections and entity or character
+ * references each count as one. Twice the element cap: a legitimate SOAP
+ * root has about one attribute per element and few references, while a
+ * hostile one of millions of tiny attributes, comments or `&amp;`s would
+ * otherwise cost about a hundred bytes of heap per few bytes of input.
+ */
+export const DEFAULT_MAX_XML_NODES = 2 * DEFAULT_MAX_XML_ELEMENTS;
+
 /** Options of {@linkcode parseXml}. */
 export interface ParseXmlOptions {
   /** What the document is, for error messages ("SOAP response"). */
   what?: string;
-  /** Most elements accepted; more is an error. */
+  /**
+   * Most elements accepted; more is a `LimitExceededError`
+   * (`limit: "maxXmlElements"`).
+   *
+   * @default {262144}
+   */
   maxElements?: number;
+  /**
+   * Most nodes accepted (elements, attributes, comments, processing
+   * instructions, CDATA sections, references); more is a
+   * `LimitExceededError` (`limit: "maxXmlNodes"`).
+   *
+   * @default {524288}
+   */
+  maxNodes?: number;
 }
 
 const XML_NS = "http://www.w3.org/XML/1998/namespace";
@@ -66,7 +93,7 @@ const TAG_END_RE = /[ \t\r\n]*(\/?)>/y;
 const END_TAG_TAIL_RE = /[ \t\r\n]*>/y;
 const WHITESPACE_ONLY = /^[ \t\r\n]*$/;
 const REFERENCE_RE =
-  /&(#x[0-9A-Fa-f]+|#[0-9]+|[A-Za-z_:][-A-Za-z0-9_.:]*)?(;)?/g;
+  /&(#x[0-9A-Fa-f]+|#[0-9]+|[A-Za-z_:][-A-Za-z0-9_.:]*)?(;)?/y;
 const PREDEFINED: Readonly<Record<string, string>> = {
   amp: "&",
   lt: "<",
@@ -84,54 +111,104 @@ function xmlError(
 ): Error {
   return new Rad69ProtocolError(
     `Cannot parse ${what}: ${detail} (at character ${offset})`,
-    { excerpt: text.slice(0, EXCERPT_LENGTH) },
+    { excerpt: cutText(text, EXCERPT_LENGTH) },
   );
 }
 
-/** Decodes the predefined entities and character references of a value. */
+/** Counts the nodes of one document against its cap. */
+class NodeBudget {
+  #left: number;
+  readonly #max: number;
+  readonly #what: string;
+
+  constructor(max: number, what: string) {
+    this.#left = max;
+    this.#max = max;
+    this.#what = what;
+  }
+
+  /** Counts one node found at `offset`; throws once over the cap. */
+  take(offset: number): void {
+    if (--this.#left < 0) {
+      throw new LimitExceededError(
+        "maxXmlNodes",
+        this.#max,
+        `The ${this.#what} (at character ${offset})`,
+      );
+    }
+  }
+}
+
+/**
+ * Decodes the predefined entities and character references of a value,
+ * one reference at a time (each counted as it is met, so that a value of
+ * millions of references fails at the cap without collecting them first).
+ */
 function decodeReferences(
   value: string,
   text: string,
   offset: number,
   what: string,
+  budget: NodeBudget,
 ): string {
-  if (value.indexOf("&") === -1) return value;
-  return value.replace(
-    REFERENCE_RE,
-    (whole, ref: string | undefined, semi: string | undefined) => {
-      if (ref === undefined || semi === undefined) {
-        throw xmlError(text, `stray "&" in "${whole}"`, offset, what);
-      }
-      if (ref.charCodeAt(0) === 0x23 /* # */) {
-        const code = ref.charCodeAt(1) === 0x78 /* x */
-          ? parseInt(ref.slice(2), 16)
-          : parseInt(ref.slice(1), 10);
-        const ok = code === 0x9 || code === 0xa || code === 0xd ||
-          (code >= 0x20 && code <= 0xd7ff) ||
-          (code >= 0xe000 && code <= 0xfffd) ||
-          (code >= 0x10000 && code <= 0x10ffff);
-        if (!ok) {
-          throw xmlError(
-            text,
-            `invalid character reference "&${ref};"`,
-            offset,
-            what,
-          );
-        }
-        return String.fromCodePoint(code);
-      }
-      const decoded = PREDEFINED[ref];
-      if (decoded === undefined) {
-        throw xmlError(
-          text,
-          `undefined entity "&${ref};" (entities are not expanded)`,
-          offset,
-          what,
-        );
-      }
-      return decoded;
-    },
-  );
+  let amp = value.indexOf("&");
+  if (amp === -1) return value;
+  const pieces: string[] = [];
+  let from = 0;
+  while (amp !== -1) {
+    budget.take(offset);
+    REFERENCE_RE.lastIndex = amp;
+    const match = REFERENCE_RE.exec(value)!;
+    const [whole, ref, semi] = match;
+    if (ref === undefined || semi === undefined) {
+      throw xmlError(text, `stray "&" in "${whole}"`, offset, what);
+    }
+    pieces.push(
+      value.slice(from, amp),
+      decodeReference(ref, text, offset, what),
+    );
+    from = amp + whole.length;
+    amp = value.indexOf("&", from);
+  }
+  pieces.push(value.slice(from));
+  return pieces.join("");
+}
+
+/** The text of one reference (`#38`, `#x26`, `amp`…), checked. */
+function decodeReference(
+  ref: string,
+  text: string,
+  offset: number,
+  what: string,
+): string {
+  if (ref.charCodeAt(0) === 0x23 /* # */) {
+    const code = ref.charCodeAt(1) === 0x78 /* x */
+      ? parseInt(ref.slice(2), 16)
+      : parseInt(ref.slice(1), 10);
+    const ok = code === 0x9 || code === 0xa || code === 0xd ||
+      (code >= 0x20 && code <= 0xd7ff) ||
+      (code >= 0xe000 && code <= 0xfffd) ||
+      (code >= 0x10000 && code <= 0x10ffff);
+    if (!ok) {
+      throw xmlError(
+        text,
+        `invalid character reference "&${ref};"`,
+        offset,
+        what,
+      );
+    }
+    return String.fromCodePoint(code);
+  }
+  const decoded = PREDEFINED[ref];
+  if (decoded === undefined) {
+    throw xmlError(
+      text,
+      `undefined entity "&${ref};" (entities are not expanded)`,
+      offset,
+      what,
+    );
+  }
+  return decoded;
 }
 
 /** Splits a qualified name into prefix ("" for none) and local name. */
@@ -149,115 +226,232 @@ function splitName(qname: string): [string, string] {
  * @param options What it is (for messages) and the element cap.
  * @returns The root element.
  * @throws {Rad69ProtocolError} When the document is not well formed, holds
- * a DOCTYPE, uses an undeclared prefix, nests deeper than 512 or holds more
- * elements than the cap.
+ * a DOCTYPE, uses an undeclared prefix or nests deeper than 512.
+ * @throws {LimitExceededError} When it holds more elements or nodes than
+ * the caps (`limit` is `"maxXmlElements"` or `"maxXmlNodes"`), as soon as
+ * the cap is passed.
+ *
+ * @example Parse a document, and refuse one of too many nodes
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LimitExceededError } from "@rad69/client";
+ * import { parseXml } from "./xml.ts";
+ *
+ * const root = parseXml('<a xmlns="urn:x"><b c="1">t&amp;t</b></a>');
+ * assert.equal(root.children[0]!.text, "t&t");
+ * assert.throws(
+ *   () => parseXml(`<a>${"<!---->".repeat(100)}</a>`, { maxNodes: 50 }),
+ *   (e) => e instanceof LimitExceededError && e.limit === "maxXmlNodes",
+ * );
+ * ```
  */
 export function parseXml(text: string, options?: ParseXmlOptions): XmlElement {
-  const what = options?.what ?? "XML";
-  const maxElements = options?.maxElements ?? DEFAULT_MAX_XML_ELEMENTS;
-  let elementCount = 0;
-  const fail = (detail: string, offset: number) =>
-    xmlError(text, detail, offset, what);
-  const length = text.length;
-  let pos = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  const base: NsScope = Object.create(null);
-  base[""] = "";
-  base["xml"] = XML_NS;
-  const stack: XmlElement[] = [];
-  const scopes: NsScope[] = [base];
-  let root: XmlElement | undefined;
+  return new XmlParser(text, options).parse();
+}
 
-  while (pos < length) {
-    const lt = text.indexOf("<", pos);
-    const end = lt === -1 ? length : lt;
-    if (end > pos) {
-      const raw = text.slice(pos, end);
-      const top = stack[stack.length - 1];
-      if (top) {
-        top.text += decodeReferences(raw, text, pos, what);
-      } else if (!WHITESPACE_ONLY.test(raw)) {
-        throw fail("text outside the root element", pos);
-      }
-    }
-    if (lt === -1) break;
-    const next = text.charCodeAt(lt + 1);
+/** The state of one parse: a cursor over the text and the open elements. */
+class XmlParser {
+  readonly #text: string;
+  readonly #what: string;
+  readonly #maxElements: number;
+  readonly #budget: NodeBudget;
+  readonly #stack: XmlElement[] = [];
+  readonly #scopes: NsScope[];
+  #elements = 0;
+  #root: XmlElement | undefined;
 
-    if (next === 0x2f /* / */) {
-      QNAME_RE.lastIndex = lt + 2;
-      const match = QNAME_RE.exec(text);
-      const top = stack[stack.length - 1];
-      if (!match || !top || match[0] !== top.name) {
-        throw fail(
-          top ? `expected "</${top.name}>"` : "end tag without a start tag",
-          lt,
-        );
-      }
-      END_TAG_TAIL_RE.lastIndex = QNAME_RE.lastIndex;
-      if (!END_TAG_TAIL_RE.test(text)) {
-        throw fail(`malformed end tag "</${top.name}"`, lt);
-      }
-      stack.pop();
-      scopes.pop();
-      pos = END_TAG_TAIL_RE.lastIndex;
-      continue;
-    }
+  constructor(text: string, options: ParseXmlOptions | undefined) {
+    this.#text = text;
+    this.#what = options?.what ?? "XML";
+    this.#maxElements = options?.maxElements ?? DEFAULT_MAX_XML_ELEMENTS;
+    this.#budget = new NodeBudget(
+      options?.maxNodes ?? DEFAULT_MAX_XML_NODES,
+      this.#what,
+    );
+    const base: NsScope = Object.create(null);
+    base[""] = "";
+    base["xml"] = XML_NS;
+    this.#scopes = [base];
+  }
 
-    if (next === 0x3f /* ? */) {
-      const close = text.indexOf("?>", lt + 2);
-      if (close === -1) {
-        throw fail("unterminated processing instruction", lt);
-      }
-      pos = close + 2;
-      continue;
-    }
+  /** The error of a malformed document at `offset`. */
+  #fail(detail: string, offset: number): Error {
+    return xmlError(this.#text, detail, offset, this.#what);
+  }
 
-    if (next === 0x21 /* ! */) {
-      if (text.startsWith("<!--", lt)) {
-        const close = text.indexOf("-->", lt + 4);
-        if (close === -1) throw fail("unterminated comment", lt);
-        pos = close + 3;
-        continue;
-      }
-      if (text.startsWith("<![CDATA[", lt)) {
-        const close = text.indexOf("]]>", lt + 9);
+  /** Parses the whole text; returns the root element. */
+  parse(): XmlElement {
+    const text = this.#text;
+    const length = text.length;
+    const stack = this.#stack;
+    let pos = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+    while (pos < length) {
+      const lt = text.indexOf("<", pos);
+      const end = lt === -1 ? length : lt;
+      if (end > pos) {
+        const raw = text.slice(pos, end);
         const top = stack[stack.length - 1];
-        if (close === -1) {
-          throw fail("unterminated CDATA section", lt);
+        if (top) {
+          top.text += decodeReferences(
+            raw,
+            text,
+            pos,
+            this.#what,
+            this.#budget,
+          );
+        } else if (!WHITESPACE_ONLY.test(raw)) {
+          throw this.#fail("text outside the root element", pos);
         }
-        if (!top) throw fail("CDATA outside the root element", lt);
-        top.text += text.slice(lt + 9, close);
-        pos = close + 3;
-        continue;
       }
-      if (text.startsWith("<!DOCTYPE", lt)) {
-        throw fail(
-          "a DOCTYPE is not allowed in a SOAP message (DTDs and entities are not processed)",
-          lt,
-        );
-      }
-      throw fail("unexpected markup declaration", lt);
+      if (lt === -1) break;
+      const next = text.charCodeAt(lt + 1);
+      pos = next === 0x2f /* / */
+        ? this.#endTag(lt)
+        : next === 0x3f /* ? */
+        ? this.#instruction(lt)
+        : next === 0x21 /* ! */
+        ? this.#declaration(lt)
+        : this.#startTag(lt);
     }
+    const open = stack[stack.length - 1];
+    if (open) throw this.#fail(`unclosed element "<${open.name}>"`, length);
+    if (!this.#root) throw this.#fail("no root element", length);
+    return this.#root;
+  }
 
-    // Start tag.
+  /** Reads `</name>` at `lt`; returns the position after it. */
+  #endTag(lt: number): number {
+    const text = this.#text;
+    QNAME_RE.lastIndex = lt + 2;
+    const match = QNAME_RE.exec(text);
+    const top = this.#stack[this.#stack.length - 1];
+    if (!match || !top || match[0] !== top.name) {
+      throw this.#fail(
+        top ? `expected "</${top.name}>"` : "end tag without a start tag",
+        lt,
+      );
+    }
+    END_TAG_TAIL_RE.lastIndex = QNAME_RE.lastIndex;
+    if (!END_TAG_TAIL_RE.test(text)) {
+      throw this.#fail(`malformed end tag "</${top.name}"`, lt);
+    }
+    this.#stack.pop();
+    this.#scopes.pop();
+    return END_TAG_TAIL_RE.lastIndex;
+  }
+
+  /** Skips a processing instruction at `lt`. */
+  #instruction(lt: number): number {
+    this.#budget.take(lt);
+    const close = this.#text.indexOf("?>", lt + 2);
+    if (close === -1) {
+      throw this.#fail("unterminated processing instruction", lt);
+    }
+    return close + 2;
+  }
+
+  /** Reads a comment or CDATA section at `lt`; refuses a DOCTYPE. */
+  #declaration(lt: number): number {
+    const text = this.#text;
+    this.#budget.take(lt);
+    if (text.startsWith("<!--", lt)) {
+      const close = text.indexOf("-->", lt + 4);
+      if (close === -1) throw this.#fail("unterminated comment", lt);
+      return close + 3;
+    }
+    if (text.startsWith("<![CDATA[", lt)) {
+      const close = text.indexOf("]]>", lt + 9);
+      const top = this.#stack[this.#stack.length - 1];
+      if (close === -1) throw this.#fail("unterminated CDATA section", lt);
+      if (!top) throw this.#fail("CDATA outside the root element", lt);
+      top.text += text.slice(lt + 9, close);
+      return close + 3;
+    }
+    if (text.startsWith("<!DOCTYPE", lt)) {
+      throw this.#fail(
+        "a DOCTYPE is not allowed in a SOAP message (DTDs and entities are not processed)",
+        lt,
+      );
+    }
+    throw this.#fail("unexpected markup declaration", lt);
+  }
+
+  /** Reads a start tag at `lt`; returns the position after it. */
+  #startTag(lt: number): number {
+    const text = this.#text;
+    this.#budget.take(lt);
+    if (++this.#elements > this.#maxElements) {
+      throw new LimitExceededError(
+        "maxXmlElements",
+        this.#maxElements,
+        `The ${this.#what} (at character ${lt})`,
+      );
+    }
     QNAME_RE.lastIndex = lt + 1;
     const nameMatch = QNAME_RE.exec(text);
-    if (!nameMatch) throw fail('invalid element name after "<"', lt);
+    if (!nameMatch) throw this.#fail('invalid element name after "<"', lt);
     const name = nameMatch[0];
-    let cursor = QNAME_RE.lastIndex;
+    const { rawAttrs, scope, cursor } = this.#attributes(
+      lt,
+      QNAME_RE.lastIndex,
+    );
+    TAG_END_RE.lastIndex = cursor;
+    const tagEnd = TAG_END_RE.exec(text);
+    if (!tagEnd) throw this.#fail(`malformed start tag "<${name}"`, lt);
+    const [prefix, local] = splitName(name);
+    const ns = scope[prefix];
+    if (ns === undefined) {
+      throw this.#fail(`undeclared namespace prefix "${prefix}"`, lt);
+    }
+    const element: XmlElement = {
+      ns,
+      local,
+      name,
+      attrs: this.#resolveAttributes(rawAttrs, scope, lt),
+      children: [],
+      text: "",
+    };
+    const stack = this.#stack;
+    const parent = stack[stack.length - 1];
+    if (parent) {
+      parent.children.push(element);
+    } else if (this.#root) {
+      throw this.#fail("more than one root element", lt);
+    } else {
+      this.#root = element;
+    }
+    if (tagEnd[1] !== "/") {
+      if (stack.length >= MAX_DEPTH) {
+        throw this.#fail(`elements nested deeper than ${MAX_DEPTH}`, lt);
+      }
+      stack.push(element);
+      this.#scopes.push(scope);
+    }
+    return TAG_END_RE.lastIndex;
+  }
+
+  /**
+   * Reads the attributes of a start tag from `cursor`: namespace
+   * declarations open a scope, the others are returned as written.
+   */
+  #attributes(lt: number, cursor: number) {
+    const text = this.#text;
     const rawAttrs: [string, string][] = [];
-    let scope = scopes[scopes.length - 1]!;
+    let scope = this.#scopes[this.#scopes.length - 1]!;
     let ownScope = false;
     for (;;) {
       ATTR_RE.lastIndex = cursor;
       const attr = ATTR_RE.exec(text);
       if (!attr) break;
       cursor = ATTR_RE.lastIndex;
+      this.#budget.take(cursor);
       const attrName = attr[1]!;
       const value = decodeReferences(
         (attr[2] ?? attr[3]!).replace(/[\t\n\r]/g, " "),
         text,
         cursor,
-        what,
+        this.#what,
+        this.#budget,
       );
       if (attrName === "xmlns" || attrName.startsWith("xmlns:")) {
         if (!ownScope) {
@@ -266,23 +460,22 @@ export function parseXml(text: string, options?: ParseXmlOptions): XmlElement {
         }
         const prefix = attrName === "xmlns" ? "" : attrName.slice(6);
         if (prefix !== "" && value === "") {
-          throw fail(`empty namespace for prefix "${prefix}"`, lt);
+          throw this.#fail(`empty namespace for prefix "${prefix}"`, lt);
         }
         scope[prefix] = value;
       } else {
         rawAttrs.push([attrName, value]);
       }
     }
-    TAG_END_RE.lastIndex = cursor;
-    const tagEnd = TAG_END_RE.exec(text);
-    if (!tagEnd) throw fail(`malformed start tag "<${name}"`, lt);
-    pos = TAG_END_RE.lastIndex;
+    return { rawAttrs, scope, cursor };
+  }
 
-    const [prefix, local] = splitName(name);
-    const ns = scope[prefix];
-    if (ns === undefined) {
-      throw fail(`undeclared namespace prefix "${prefix}"`, lt);
-    }
+  /** Keys the attributes by name, or `{ns}local` when prefixed. */
+  #resolveAttributes(
+    rawAttrs: readonly [string, string][],
+    scope: NsScope,
+    lt: number,
+  ): Record<string, string> {
     const attrs: Record<string, string> = Object.create(null);
     for (const [attrName, value] of rawAttrs) {
       const [attrPrefix, attrLocal] = splitName(attrName);
@@ -290,49 +483,17 @@ export function parseXml(text: string, options?: ParseXmlOptions): XmlElement {
       if (attrPrefix !== "") {
         const attrNs = scope[attrPrefix];
         if (attrNs === undefined) {
-          throw fail(
-            `undeclared namespace prefix "${attrPrefix}"`,
-            lt,
-          );
+          throw this.#fail(`undeclared namespace prefix "${attrPrefix}"`, lt);
         }
         key = `{${attrNs}}${attrLocal}`;
       }
       if (key in attrs) {
-        throw fail(`duplicate attribute "${attrName}"`, lt);
+        throw this.#fail(`duplicate attribute "${attrName}"`, lt);
       }
       attrs[key] = value;
     }
-    if (++elementCount > maxElements) {
-      throw fail(`more than ${maxElements} elements`, lt);
-    }
-    const element: XmlElement = {
-      ns,
-      local,
-      name,
-      attrs,
-      children: [],
-      text: "",
-    };
-    const parent = stack[stack.length - 1];
-    if (parent) {
-      parent.children.push(element);
-    } else if (root) {
-      throw fail("more than one root element", lt);
-    } else {
-      root = element;
-    }
-    if (tagEnd[1] !== "/") {
-      if (stack.length >= MAX_DEPTH) {
-        throw fail(`elements nested deeper than ${MAX_DEPTH}`, lt);
-      }
-      stack.push(element);
-      scopes.push(scope);
-    }
+    return attrs;
   }
-  const open = stack[stack.length - 1];
-  if (open) throw fail(`unclosed element "<${open.name}>"`, length);
-  if (!root) throw fail("no root element", length);
-  return root;
 }
 
 /**

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import denoConfig from "../deno.json" with { type: "json" };
 import { HELP_TEXT, parseCliArgs } from "../src/cli/args.ts";
-import { parseInstanceList } from "../src/cli/instance_list.ts";
+import { parseInstanceList } from "../src/instance_list.ts";
 import {
   formatBytes,
   formatDuration,
@@ -13,6 +13,7 @@ import { isIgnored } from "../src/cli/summary.ts";
 import type { CliSummary } from "../src/cli/summary.ts";
 import { downloadPath } from "../src/download.ts";
 import {
+  InstanceListError,
   InvalidUidError,
   Rad69ServerError,
   XDSMissingDocumentError,
@@ -203,7 +204,7 @@ Deno.test(
       '"1.2";"1.2.3";"1.2.3.5"',
       "1.2\t1.2.3\t1.2.3.6,",
     ].join("\r\n");
-    assert.deepEqual(parseInstanceList(csv, "a.csv"), [
+    assert.deepEqual(parseInstanceList(csv, { file: "a.csv" }), [
       { studyUid: "1.2", seriesUid: "1.2.3", instanceUid: "1.2.3.4" },
       { studyUid: "1.2", seriesUid: "1.2.3", instanceUid: "1.2.3.5" },
       { studyUid: "1.2", seriesUid: "1.2.3", instanceUid: "1.2.3.6" },
@@ -212,8 +213,14 @@ Deno.test(
       { study: "1.2", series: "1.2.3", instance: "1.2.3.4" },
       { studyUid: "1.2", seriesUid: "1.2.3", instanceUid: "1.2.3.5" },
     ]);
-    assert.equal(parseInstanceList(`\n  ${json}`, "a.json").length, 2);
-    assert.deepEqual(parseInstanceList("# nothing\n\n", "empty.csv"), []);
+    assert.equal(
+      parseInstanceList(`\n  ${json}`, { file: "a.json" }).length,
+      2,
+    );
+    assert.deepEqual(
+      parseInstanceList("# nothing\n\n", { file: "empty.csv" }),
+      [],
+    );
   },
 );
 
@@ -224,13 +231,13 @@ Deno.test("parseInstanceList() errors name the file and the line or entry", {
     string,
     string,
     RegExp,
-    ErrorConstructor | typeof InvalidUidError,
+    typeof InstanceListError | typeof InvalidUidError,
   ][] = [
     [
       "1.2,1.2.3,1.2.3.4\n1.2,1.2.3\n",
       "l.csv",
       /"l\.csv" line 2: expected 3 fields/,
-      TypeError,
+      InstanceListError,
     ],
     [
       "# c\n1.2,1.2.3,1.2.3.4\n1.2,1.02.3,1.2.3.5\n",
@@ -238,18 +245,35 @@ Deno.test("parseInstanceList() errors name the file and the line or entry", {
       /"l\.csv" line 3 \(series\)/,
       InvalidUidError,
     ],
-    ['[{"study": "1.2",}]', "l.json", /"l\.json": not valid JSON/, TypeError],
     [
-      '{"study": "1.2"}',
+      '[{"study": "1.2",}]',
+      "l.json",
+      /"l\.json" line 1 column 18: not valid JSON: Expected double-quoted property name$/,
+      InstanceListError,
+    ],
+    [
+      '[\n  {"study": "1.2"\n   "series": "1.2.3"}\n]',
+      "l.json",
+      /"l\.json" line 3 column 4: not valid JSON/,
+      InstanceListError,
+    ],
+    [
+      '  {"study": "1.2"}',
       "l.csv",
-      /"l\.csv" line 1: expected 3 fields/,
-      TypeError,
+      /"l\.csv": expected a JSON array .* got an object/,
+      InstanceListError,
+    ],
+    [
+      '{"study": "1.2",',
+      "l.csv",
+      /"l\.csv" line 1 column 17: not valid JSON/,
+      InstanceListError,
     ],
     [
       '[{"study":"1.2","series":"1.2.3","instance":"1.2.3.4"}, {"study":"1.2"}]',
       "l.json",
       /"l\.json" entry 2/,
-      TypeError,
+      InstanceListError,
     ],
     [
       '[{"study":"1.2","series":"1.2.3","instance":"x"}]',
@@ -257,14 +281,17 @@ Deno.test("parseInstanceList() errors name the file and the line or entry", {
       /"l\.json" entry 1 \(instance\)/,
       InvalidUidError,
     ],
-    ["[1]", "l.json", /"l\.json" entry 1/, TypeError],
+    ["[1]", "l.json", /"l\.json" entry 1/, InstanceListError],
   ];
   for (const [text, file, message, type] of cases) {
-    assert.throws(() => parseInstanceList(text, file), (e: unknown) => {
-      assert.ok(e instanceof type, `${text}: ${e}`);
-      assert.match((e as Error).message, message);
-      return true;
-    });
+    assert.throws(
+      () => parseInstanceList(text, { file: file }),
+      (e: unknown) => {
+        assert.ok(e instanceof type, `${text}: ${e}`);
+        assert.match((e as Error).message, message);
+        return true;
+      },
+    );
   }
 });
 
@@ -513,12 +540,13 @@ Deno.test(
       ]);
       assert.equal(human.code, 1);
       assert.match(human.stderr, /Not delivered \(1\):/);
+      const line = human.stderr.split("\n").find((l) => l.includes(MISSING))!;
       assert.ok(
-        human.stderr.includes(
-          `${MISSING}: XDSMissingDocumentError [XDSMissingDocument]`,
-        ),
+        line.includes(`${MISSING}: XDSMissingDocumentError: Instance`),
         human.stderr,
       );
+      // The code is said once (the class name aside), not three times.
+      assert.equal(line.match(/XDSMissingDocument\b/g)?.length, 1, line);
     });
   },
 );

@@ -32,6 +32,7 @@ async function listFiles(dir: string, prefix = ""): Promise<string[]> {
   try {
     for await (const entry of Deno.readDir(join(dir, prefix))) {
       const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+      if (rel === ".rad69") continue; // the lock and the journal
       if (entry.isDirectory) out.push(...await listFiles(dir, rel));
       else out.push(rel);
     }

@@ -312,7 +312,10 @@ Deno.test({
             assert.ok(entry.error instanceof Rad69NetworkError);
             assert.match(causeChain(entry.error), cause);
           }
-          await assert.rejects(Deno.stat(out), Deno.errors.NotFound);
+          // Nothing was written: the folder holds only rad69's lock.
+          const names = [];
+          for await (const e of Deno.readDir(out)) names.push(e.name);
+          assert.deepEqual(names, [".rad69"]);
         };
 
         await t.step("without a client certificate", async () => {

@@ -6,16 +6,25 @@
  * @module
  */
 
-import { Rad69Client, type Rad69ClientOptions } from "../client.ts";
 import type { DownloadOptions, DownloadReport } from "../download.ts";
+import { OutDirLockedError } from "../errors.ts";
 import type { Rad69Logger } from "../logger.ts";
-import { assertUid, type InstanceReference } from "../references.ts";
-import { type CliOptions, HELP_TEXT, parseCliArgs } from "./args.ts";
-import { parseTriplet, readInstanceList } from "./instance_list.ts";
-import { missingPermissions, permissionHint } from "./permissions.ts";
+import {
+  escapeForTerminal,
+  escapeJsonForTerminal,
+} from "../terminal_escape.ts";
+import { type CliOptions, HELP_TEXT, parseCliArgs, wantsJson } from "./args.ts";
+import { permissionHint } from "./permissions.ts";
 import { ProgressBar } from "./progress_bar.ts";
 import { Redactor } from "./redact.ts";
-import { buildSummary, formatSummary } from "./summary.ts";
+import { buildSummary, describeBatch, formatSummary } from "./summary.ts";
+import { messageOf, prepare, type Prepared } from "./prepare.ts";
+import {
+  describePlan,
+  isInputError,
+  planJson,
+  prepareXds,
+} from "./prepare_xds.ts";
 
 /** Exit status: every instance delivered, skipped or ignored. */
 export const EXIT_OK = 0;
@@ -65,10 +74,6 @@ export interface RunCliOptions {
 }
 
 const encoder = new TextEncoder();
-/** Query parameters whose values are secrets (never printed). */
-const SECRET_PARAM =
-  /passw|pwd|secret|token|api[-_]?key|auth|session|sig|credential|ticket|^key$/i;
-
 /** A writer of text to a Deno stream, whole. */
 function writerOf(
   stream: { writeSync(p: Uint8Array): number },
@@ -80,35 +85,6 @@ function writerOf(
   };
 }
 
-/** Base64 of UTF-8 text. */
-function base64(text: string): string {
-  let binary = "";
-  for (const byte of encoder.encode(text)) binary += String.fromCharCode(byte);
-  return btoa(binary);
-}
-
-/** A URL's host with its port made explicit, for net permissions. */
-function hostWithPort(url: URL): string {
-  const port = url.port || (url.protocol === "https:" ? "443" : "80");
-  return `${url.hostname}:${port}`;
-}
-
-/** The message of anything thrown. */
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** Reads a PEM file given to an option. */
-async function readPem(option: string, path: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (error) {
-    throw new TypeError(
-      `Cannot read ${option} file "${path}": ${messageOf(error)}`,
-    );
-  }
-}
-
 /** A logger to stderr at a level, redacted, that clears the progress bar. */
 function cliLogger(
   level: CliOptions["logLevel"],
@@ -118,7 +94,7 @@ function cliLogger(
 ): Rad69Logger {
   const line = (message: string) => {
     bar?.clear();
-    write(`rad69: ${redact(message)}\n`);
+    write(`rad69: ${escapeForTerminal(redact(message))}\n`);
   };
   const logger: Rad69Logger = {};
   if (level === "silent") return logger;
@@ -128,151 +104,52 @@ function cliLogger(
   return logger;
 }
 
-/** Everything a run needs, once the input is read and checked. */
-interface Prepared {
-  client: Rad69Client;
-  refs: InstanceReference[];
-  url: URL;
+/** What every exit path of a run needs. */
+interface RunContext {
+  version: string;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  redact: (text: string) => string;
+  json: boolean;
 }
 
-/** Reads and checks the input; throws a `TypeError` for usage errors. */
-async function prepare(
-  o: CliOptions,
-  redactor: Redactor,
-  logger: Rad69Logger,
-): Promise<Prepared | string[]> {
-  let url: URL;
-  try {
-    url = new URL(o.url);
-  } catch {
-    throw new TypeError(
-      `Invalid option --url "${
-        o.url.replace(/\/\/[^/@]*@/, "//[REDACTED]@")
-      }": not a URL`,
-    );
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new TypeError(
-      `Invalid option --url: expected an http or https URL, got "${url.protocol}"`,
-    );
-  }
-  const headers = new Headers();
-  if (url.username || url.password) {
-    const user = decodeURIComponent(url.username);
-    const password = decodeURIComponent(url.password);
-    if (password) redactor.add(password);
-    if (url.password) redactor.add(url.password);
-    const credentials = base64(`${user}:${password}`);
-    redactor.add(credentials);
-    headers.set("authorization", `Basic ${credentials}`);
-    url.username = "";
-    url.password = "";
-  }
-  for (const [name, value] of url.searchParams) {
-    if (SECRET_PARAM.test(name)) redactor.add(value);
-  }
-  for (const [name, value] of o.headers) {
-    redactor.add(value);
-    try {
-      headers.append(name, value);
-    } catch {
-      throw new TypeError(
-        `Invalid option --header: the value of "${name}" is not a valid header value`,
-      );
-    }
-  }
-
-  const wanted: Deno.PermissionDescriptor[] = [
-    ...o.headerEnv.map(([, variable]): Deno.PermissionDescriptor => ({
-      name: "env",
-      variable,
-    })),
-    ...[o.instancesFile, o.cert, o.key, ...o.ca].filter((p) => p !== undefined)
-      .map((path): Deno.PermissionDescriptor => ({ name: "read", path })),
-    { name: "net", host: hostWithPort(url) },
-    { name: "read", path: o.out },
-    { name: "write", path: o.out },
-  ];
-  const missing = await missingPermissions(wanted);
-  if (missing.length > 0) return missing;
-
-  for (const [name, variable] of o.headerEnv) {
-    const value = Deno.env.get(variable);
-    if (value === undefined || value === "") {
-      throw new TypeError(
-        `Environment variable "${variable}" (for header "${name}" of --header-env) is not set`,
-      );
-    }
-    redactor.add(value);
-    try {
-      headers.set(name, value);
-    } catch {
-      throw new TypeError(
-        `Environment variable "${variable}" does not hold a valid value for header "${name}"`,
-      );
-    }
-  }
-
-  const refs: InstanceReference[] = o.triplets.map((arg, i) =>
-    parseTriplet(arg, `argument ${i + 1}`)
+/**
+ * Ends a run that did not reach a summary: the message on stderr (with the
+ * pointer to `--help` for usage errors) and, with `--json`, a JSON object
+ * on stdout (`ok: false`, the exit code, the error).
+ */
+function endEarly(
+  context: RunContext,
+  exitCode: number,
+  error: { name: string; message: string },
+  options: { usageHint?: boolean } = {},
+): number {
+  const message = context.redact(error.message);
+  context.stderr(
+    `rad69: ${escapeForTerminal(message)}\n${
+      options.usageHint ? 'Run "rad69 --help" for usage.\n' : ""
+    }`,
   );
-  if (o.instancesFile !== undefined) {
-    refs.push(...await readInstanceList(o.instancesFile));
-  }
-  if (refs.length === 0) {
-    throw new TypeError(
-      "Nothing to download: give STUDY/SERIES/INSTANCE arguments or --instances FILE",
+  if (context.json) {
+    const object = {
+      version: context.version,
+      ok: false,
+      exitCode,
+      error: { name: error.name, message },
+    };
+    context.stdout(
+      `${escapeJsonForTerminal(JSON.stringify(object, null, 2))}\n`,
     );
   }
-  o.transferSyntaxes.forEach((uid, i) =>
-    assertUid(uid, `--transfer-syntax ${i + 1}`)
-  );
-  if (o.repositoryId !== undefined) {
-    assertUid(o.repositoryId, "--repository-id");
-  }
+  return exitCode;
+}
 
-  const options: Rad69ClientOptions & { concurrency?: number } = {
-    url: url.href,
-    headers,
-    logger,
-    requestPerSeries: o.splitSeries,
-    mtom: o.mtom,
-    addressingMustUnderstand: o.mustUnderstand,
-  };
-  if (o.transferSyntaxes.length > 0) {
-    options.transferSyntaxes = o.transferSyntaxes;
-  }
-  if (o.repositoryId !== undefined) options.repositoryUniqueId = o.repositoryId;
-  if (o.retries !== undefined) options.retries = o.retries;
-  if (o.timeoutSeconds !== undefined) {
-    options.timeoutMs = Math.round(o.timeoutSeconds * 1000);
-    options.idleTimeoutMs = options.timeoutMs;
-  }
-  if (o.concurrency !== undefined) options.concurrency = o.concurrency;
-  if (o.cert !== undefined || o.ca.length > 0) {
-    if (url.protocol !== "https:") {
-      throw new TypeError(
-        "Invalid options: --cert, --key and --ca need an https URL",
-      );
-    }
-    const tls: { cert?: string; key?: string; caCerts?: string[] } = {};
-    if (o.cert !== undefined && o.key !== undefined) {
-      tls.cert = await readPem("--cert", o.cert);
-      tls.key = await readPem("--key", o.key);
-    }
-    if (o.ca.length > 0) {
-      tls.caCerts = [];
-      for (const path of o.ca) tls.caCerts.push(await readPem("--ca", path));
-    }
-    options.tls = tls;
-  }
-  let client: Rad69Client;
-  try {
-    client = new Rad69Client(options);
-  } catch (error) {
-    throw new TypeError(redactor.redact(messageOf(error)));
-  }
-  return { client, refs, url };
+/** The error of a usage problem, as reported. */
+function usageError(error: unknown): { name: string; message: string } {
+  const name = error instanceof Error && error.name !== "TypeError"
+    ? error.name
+    : "UsageError";
+  return { name, message: messageOf(error) };
 }
 
 /**
@@ -282,7 +159,7 @@ async function prepare(
  * @param options The version, output streams and signal handling.
  * @returns The exit status: 0 all delivered (or skipped, or ignored), 1 some
  * not delivered, 2 usage or input error (nothing requested), 130
- * interrupted.
+ * interrupted. With `--json`, every exit prints one JSON object on stdout.
  *
  * @example Capture the output of a run
  * ```ts
@@ -302,29 +179,42 @@ export async function runCli(
   args: readonly string[],
   options: RunCliOptions,
 ): Promise<number> {
-  const stdout = options.stdout ?? writerOf(Deno.stdout);
-  const stderr = options.stderr ?? writerOf(Deno.stderr);
   const redactor = new Redactor();
-  const redact = (text: string) => redactor.redact(text);
-  const usage = (message: string) => {
-    stderr(`rad69: ${redact(message)}\nRun "rad69 --help" for usage.\n`);
-    return EXIT_USAGE;
+  const context: RunContext = {
+    version: options.version,
+    stdout: options.stdout ?? writerOf(Deno.stdout),
+    stderr: options.stderr ?? writerOf(Deno.stderr),
+    redact: (text: string) => redactor.redact(text),
+    json: wantsJson(args),
   };
+  const { stdout, stderr } = context;
 
   let o: CliOptions;
   try {
     const parsed = parseCliArgs(args);
-    if (parsed.kind === "help") {
-      stdout(HELP_TEXT);
-      return EXIT_OK;
-    }
-    if (parsed.kind === "version") {
-      stdout(`rad69 (@rad69/client) ${options.version}\n`);
+    if (parsed.kind !== "run") {
+      const text = parsed.kind === "help"
+        ? HELP_TEXT
+        : `rad69 (@rad69/client) ${options.version}\n`;
+      stdout(
+        context.json
+          ? `${
+            JSON.stringify({
+              version: options.version,
+              ok: true,
+              exitCode: EXIT_OK,
+              ...(parsed.kind === "help" ? { help: HELP_TEXT } : {}),
+            })
+          }\n`
+          : text,
+      );
       return EXIT_OK;
     }
     o = parsed.options;
   } catch (error) {
-    return usage(messageOf(error));
+    return endEarly(context, EXIT_USAGE, usageError(error), {
+      usageHint: true,
+    });
   }
 
   const terminal = options.stderrIsTerminal ?? Deno.stderr.isTerminal();
@@ -339,25 +229,47 @@ export async function runCli(
   const bar = terminal && !o.noProgress
     ? new ProgressBar({ write: stderr, columns })
     : undefined;
-  const logger = cliLogger(o.logLevel, stderr, redact, bar);
+  const logger = cliLogger(o.logLevel, stderr, context.redact, bar);
 
   let prepared: Prepared | string[];
   try {
-    prepared = await prepare(o, redactor, logger);
+    prepared = o.xds
+      ? await prepareXds(o, o.xds, redactor, logger)
+      : await prepare(o, redactor, logger);
   } catch (error) {
     const hint = permissionHint(error);
     if (hint) {
-      stderr(`rad69: ${redact(hint)}\n`);
-      return EXIT_USAGE;
+      return endEarly(context, EXIT_USAGE, {
+        name: "PermissionError",
+        message: hint,
+      });
     }
-    return usage(messageOf(error));
+    return endEarly(context, EXIT_USAGE, usageError(error), {
+      usageHint: true,
+    });
   }
   if (Array.isArray(prepared)) {
-    for (const hint of prepared) stderr(`rad69: ${hint}\n`);
-    return EXIT_USAGE;
+    return endEarly(context, EXIT_USAGE, {
+      name: "PermissionError",
+      message: prepared.join("\nrad69: "),
+    });
   }
-  const { client, refs, url } = prepared;
+  return await runDownload(prepared, o, context, { ...options, bar, logger });
+}
 
+/** Downloads, then prints the summary; returns the exit status. */
+async function runDownload(
+  prepared: Prepared,
+  o: CliOptions,
+  context: RunContext,
+  options: RunCliOptions & {
+    bar: ProgressBar | undefined;
+    logger: Rad69Logger;
+  },
+): Promise<number> {
+  const { out } = prepared;
+  const { stdout, stderr, redact } = context;
+  const { bar, logger } = options;
   const controller = new AbortController();
   const signal = options.signal
     ? AbortSignal.any([options.signal, controller.signal])
@@ -371,46 +283,52 @@ export async function runCli(
     for (const s of signals) Deno.addSignalListener(s, onSignal);
   }
 
-  logger.info?.(
-    `Downloading ${refs.length} instance(s) from ${url.href} to ${o.out}`,
-  );
+  if (prepared.dryRun) return await printPlan(prepared, o, context);
+  logger.info?.(`Downloading ${prepared.what} to ${out}`);
   const downloadOptions: DownloadOptions = {
     resume: o.resume,
     fsync: o.fsync,
     signal,
     onAttempt: (a) =>
       logger.debug?.(
-        `Attempt ${a.attempt}: ${a.requested} requested, ${a.delivered} delivered, ${a.failed} failed, ${a.retrying} to retry`,
+        `Attempt ${a.attempt}${
+          describeBatch(a)
+        }: ${a.requested} requested, ${a.delivered} delivered, ${a.failed} failed, ${a.retrying} to retry`,
       ),
   };
+  if (prepared.layout) downloadOptions.layout = prepared.layout;
   if (bar) downloadOptions.onProgress = (p) => bar.update(p);
   let report: DownloadReport;
   try {
-    report = await client.download(refs, o.out, downloadOptions);
+    report = await prepared.download(downloadOptions);
   } catch (error) {
     bar?.clear();
     if (signal.aborted) {
-      stderr(
-        "rad69: interrupted; no temporary file was left behind. Run again with --resume to continue.\n",
-      );
-      return EXIT_INTERRUPTED;
+      return endEarly(context, EXIT_INTERRUPTED, {
+        name: "Interrupted",
+        message:
+          "interrupted; no temporary file was left behind. Run again with --resume to continue.",
+      });
     }
     const hint = permissionHint(error);
-    stderr(
-      `rad69: ${redact(hint ?? `Download failed: ${messageOf(error)}`)}\n`,
-    );
-    return EXIT_INCOMPLETE;
+    if (isInputError(error) || error instanceof OutDirLockedError) {
+      return endEarly(context, EXIT_USAGE, usageError(error));
+    }
+    return endEarly(context, EXIT_INCOMPLETE, {
+      name: hint ? "PermissionError" : usageError(error).name,
+      message: hint ?? `Download failed: ${messageOf(error)}`,
+    });
   } finally {
     if (options.handleSignals) {
       for (const s of signals) Deno.removeSignalListener(s, onSignal);
     }
-    client[Symbol.dispose]();
+    prepared.dispose();
   }
   bar?.finish();
 
   const summary = buildSummary(report, {
-    version: options.version,
-    url: redact(url.href),
+    version: context.version,
+    url: redact(prepared.url),
     ignore: o.ignore,
     redact,
   });
@@ -420,11 +338,51 @@ export async function runCli(
     const hint = permissionHint(entry.error);
     if (hint) hints.add(hint);
   }
-  for (const hint of hints) stderr(`rad69: ${redact(hint)}\n`);
+  for (const hint of hints) {
+    stderr(`rad69: ${escapeForTerminal(redact(hint))}\n`);
+  }
   if (o.json) {
-    stdout(`${JSON.stringify(summary, null, 2)}\n`);
+    stdout(`${escapeJsonForTerminal(JSON.stringify(summary, null, 2))}\n`);
   } else {
     for (const line of formatSummary(summary)) stderr(`${line}\n`);
   }
   return summary.exitCode;
+}
+
+/** `--dry-run`: prints the plan (or its JSON); requests no image. */
+async function printPlan(
+  prepared: Prepared,
+  o: CliOptions,
+  context: RunContext,
+): Promise<number> {
+  try {
+    const plan = await prepared.dryRun!();
+    if (o.json) {
+      const object = {
+        version: context.version,
+        ok: true,
+        exitCode: EXIT_OK,
+        dryRun: true,
+        plan: planJson(plan),
+      };
+      context.stdout(
+        `${
+          escapeJsonForTerminal(context.redact(JSON.stringify(object, null, 2)))
+        }\n`,
+      );
+    } else {
+      for (const line of describePlan(plan)) {
+        context.stderr(`${escapeForTerminal(context.redact(line))}\n`);
+      }
+    }
+    return EXIT_OK;
+  } catch (error) {
+    return endEarly(
+      context,
+      isInputError(error) ? EXIT_USAGE : EXIT_INCOMPLETE,
+      usageError(error),
+    );
+  } finally {
+    prepared.dispose();
+  }
 }

@@ -6,8 +6,10 @@
  */
 
 import type { DownloadEntry, DownloadReport } from "../download.ts";
+import type { XdsDownloadReport } from "../xds/consumer.ts";
 import type { Rad69Error } from "../errors.ts";
 import { formatBytes } from "./progress_bar.ts";
+import { escapeForTerminal } from "../terminal_escape.ts";
 
 /** An error as it appears in the JSON summary. */
 export interface SummaryError {
@@ -44,6 +46,44 @@ export interface SummaryInstance {
   readonly ignored?: boolean;
   /** Why it failed. */
   readonly error?: SummaryError;
+  /** The community it was asked for in, when it has one. */
+  readonly community?: string;
+}
+
+/** One KOS manifest in the JSON summary (XDS-I.b runs). */
+export interface SummaryManifest {
+  /** `given`, `fetched`, `present` or `failed`. */
+  readonly status: string;
+  /** Its uniqueId (SOP Instance UID), when known. */
+  readonly documentUniqueId?: string;
+  /** The repository it came from. */
+  readonly repositoryUniqueId?: string;
+  /** Its community. */
+  readonly community?: string;
+  /** The file it was read from or saved to. */
+  readonly path?: string;
+  /** Instances it lists. */
+  readonly instances: number;
+  /** Why it failed. */
+  readonly error?: SummaryError;
+}
+
+/** One imaging document source in the JSON summary (XDS-I.b runs). */
+export interface SummarySource {
+  /** Its RepositoryUniqueId. */
+  readonly repositoryUniqueId: string;
+  /** Its community. */
+  readonly community?: string;
+  /** Its endpoint, without credentials. */
+  readonly url: string;
+  /** Instances asked from it. */
+  readonly instances: number;
+  /** Delivered. */
+  readonly delivered: number;
+  /** Already present. */
+  readonly skipped: number;
+  /** Not delivered. */
+  readonly failed: number;
 }
 
 /** One attempt in the JSON summary. */
@@ -62,6 +102,10 @@ export interface SummaryAttempt {
   readonly delayMs: number;
   /** The transient error that caused the retry. */
   readonly error?: SummaryError;
+  /** The Study Instance UID of the request, when its instances share one. */
+  readonly study?: string;
+  /** The Series Instance UID of the request, when its instances share one. */
+  readonly series?: string;
 }
 
 /** The `--json` summary printed on stdout. */
@@ -100,6 +144,10 @@ export interface CliSummary {
   readonly attempts: readonly SummaryAttempt[];
   /** Every instance, in request order. */
   readonly instances: readonly SummaryInstance[];
+  /** Every KOS manifest (XDS-I.b runs). */
+  readonly manifests?: readonly SummaryManifest[];
+  /** Every imaging document source (XDS-I.b runs). */
+  readonly sources?: readonly SummarySource[];
 }
 
 /** Context of a summary. */
@@ -126,6 +174,13 @@ export function isIgnored(error: Error, ignore: readonly string[]): boolean {
   if (ignore.length === 0) return false;
   const code = (error as { code?: unknown }).code;
   if (typeof code === "string" && ignore.includes(code)) return true;
+  // A SOAP Fault code matches with or without its prefix ("env:Receiver").
+  if (
+    typeof code === "string" && !code.startsWith("urn:") &&
+    ignore.includes(code.replace(/^[^:]+:/, ""))
+  ) {
+    return true;
+  }
   if (ignore.includes(error.name)) return true;
   for (
     let proto = Object.getPrototypeOf(error);
@@ -178,10 +233,42 @@ function summaryInstance(
     path: entry.path,
   };
   if (entry.status !== "failed") return { ...base, bytes: entry.bytes };
+  const community = entry.ref.homeCommunityId;
   return {
     ...base,
     ignored: isIgnored(entry.error, context.ignore),
     error: summaryError(entry.error, context.redact),
+    ...(community !== undefined ? { community } : {}),
+  };
+}
+
+/** The manifests and sources of an XDS-I.b report, for the summary. */
+function xdsParts(
+  report: DownloadReport | XdsDownloadReport,
+  redact: (text: string) => string,
+): { manifests?: SummaryManifest[]; sources?: SummarySource[] } {
+  if (!("manifests" in report)) return {};
+  return {
+    manifests: report.manifests.map((m) => ({
+      status: m.status,
+      ...(m.documentUniqueId ? { documentUniqueId: m.documentUniqueId } : {}),
+      ...(m.repositoryUniqueId
+        ? { repositoryUniqueId: m.repositoryUniqueId }
+        : {}),
+      ...(m.homeCommunityId ? { community: m.homeCommunityId } : {}),
+      ...(m.path ? { path: m.path } : {}),
+      instances: m.instances,
+      ...(m.error ? { error: summaryError(m.error, redact) } : {}),
+    })),
+    sources: report.sources.map((src) => ({
+      repositoryUniqueId: src.repositoryUniqueId,
+      ...(src.homeCommunityId ? { community: src.homeCommunityId } : {}),
+      url: redact(src.url),
+      instances: src.instances,
+      delivered: src.delivered,
+      skipped: src.skipped,
+      failed: src.failed,
+    })),
   };
 }
 
@@ -194,12 +281,16 @@ function summaryInstance(
  * @returns The summary.
  */
 export function buildSummary(
-  report: DownloadReport,
+  report: DownloadReport | XdsDownloadReport,
   context: SummaryContext,
 ): CliSummary {
   const instances = report.entries.map((e) => summaryInstance(e, context));
   const ignored = instances.filter((i) => i.ignored).length;
-  const exitCode = report.failed - ignored > 0 ? 1 : 0;
+  const xds = xdsParts(report, context.redact);
+  const manifestsFailed = xds.manifests !== undefined &&
+    (xds.manifests.length === 0 ||
+      xds.manifests.some((m) => m.status === "failed"));
+  const exitCode = report.failed - ignored > 0 || manifestsFailed ? 1 : 0;
   return {
     version: context.version,
     url: context.url,
@@ -219,6 +310,8 @@ export function buildSummary(
     attempts: report.attempts.map((a) => {
       const attempt: SummaryAttempt = {
         attempt: a.attempt,
+        ...(a.studyUid !== undefined ? { study: a.studyUid } : {}),
+        ...(a.seriesUid !== undefined ? { series: a.seriesUid } : {}),
         requested: a.requested,
         delivered: a.delivered,
         failed: a.failed,
@@ -230,12 +323,70 @@ export function buildSummary(
         : attempt;
     }),
     instances,
+    ...xds,
   };
 }
 
 /**
- * The human-readable summary: totals, then every instance not delivered with
- * its reason.
+ * Which request an attempt was for, e.g. ` of series 1.2.3` (the series
+ * names its study in the JSON summary), ` of study 1.2 (several series)` or
+ * ` of a batch of 12 instance(s)`.
+ *
+ * @param attempt An attempt's study and series, and how many it asked for.
+ * @returns The words, with a leading space.
+ */
+export function describeBatch(
+  attempt: {
+    readonly studyUid?: string | undefined;
+    readonly seriesUid?: string | undefined;
+    readonly requested: number;
+  },
+): string {
+  if (attempt.seriesUid !== undefined) {
+    return ` of series ${attempt.seriesUid}`;
+  }
+  if (attempt.studyUid !== undefined) {
+    return ` of study ${attempt.studyUid} (several series)`;
+  }
+  return ` of a batch of ${attempt.requested} instance(s) across studies`;
+}
+
+/** One failed instance, as a line: its reason, each code said once. */
+function describeFailure(i: SummaryInstance): string {
+  const error = i.error;
+  if (!error) return `  ${i.study}/${i.series}/${i.instance}: failed`;
+  const code = error.code &&
+      !error.name.startsWith(error.code) &&
+      !error.message.includes(error.code)
+    ? ` [${error.code}]`
+    : "";
+  const cause = error.cause && !error.message.includes(error.cause)
+    ? ` (${error.cause})`
+    : "";
+  const community = i.community && !error.message.includes(i.community)
+    ? ` (community ${i.community})`
+    : "";
+  return `  ${i.study}/${i.series}/${i.instance}${community}: ${error.name}${code}: ${error.message}${cause}`;
+}
+
+/** The line of an attempt that was followed by a retry. */
+function describeAttempt(a: SummaryAttempt): string {
+  const reason = a.error
+    ? `: ${a.error.name}${
+      a.error.status !== undefined &&
+        !a.error.message.includes(String(a.error.status))
+        ? ` ${a.error.status}`
+        : ""
+    }: ${a.error.message}`
+    : "";
+  return `  attempt ${a.attempt}${
+    describeBatch({ studyUid: a.study, seriesUid: a.series, ...a })
+  }: ${a.delivered} of ${a.requested} delivered, ${a.retrying} retried after ${a.delayMs} ms${reason}`;
+}
+
+/**
+ * The human-readable summary: totals, then every retried attempt and every
+ * instance not delivered with its reason.
  *
  * @param summary The summary.
  * @returns The lines.
@@ -251,12 +402,13 @@ export function formatSummary(summary: CliSummary): string[] {
       })`,
     );
   } else {
+    const speed = summary.totalBytes > 0 && rate > 0
+      ? ` (${formatBytes(rate)}/s)`
+      : "";
     lines.push(
       `Downloaded ${summary.delivered} of ${summary.requested} instance(s) (${
         formatBytes(summary.totalBytes)
-      }) to ${summary.out} in ${seconds.toFixed(1)} s (${
-        formatBytes(rate)
-      }/s)` +
+      }) to ${summary.out} in ${seconds.toFixed(1)} s${speed}` +
         (summary.skipped > 0
           ? `; ${summary.skipped} already present (${
             formatBytes(summary.skippedBytes)
@@ -264,31 +416,66 @@ export function formatSummary(summary: CliSummary): string[] {
           : ""),
     );
   }
-  const retried = summary.attempts.filter((a) => a.retrying > 0).length;
-  if (retried > 0) {
+  const retried = summary.attempts.filter((a) => a.retrying > 0);
+  if (retried.length > 0) {
     lines.push(
-      `${summary.attempts.length} attempt(s), ${retried} followed by a retry`,
+      `${summary.attempts.length} attempt(s), ${retried.length} followed by a retry:`,
     );
+    for (const a of retried) lines.push(describeAttempt(a));
   }
   if (summary.staleFilesRemoved > 0) {
     lines.push(
       `Removed ${summary.staleFilesRemoved} temporary file(s) of an interrupted run`,
     );
   }
+  for (const line of describeManifests(summary)) lines.push(line);
   const failed = summary.instances.filter((i) => i.status === "failed");
-  const describe = (i: SummaryInstance) =>
-    `  ${i.study}/${i.series}/${i.instance}: ${i.error?.name}${
-      i.error?.code ? ` [${i.error.code}]` : ""
-    }: ${i.error?.message}${i.error?.cause ? ` (${i.error.cause})` : ""}`;
   const notIgnored = failed.filter((i) => !i.ignored);
   const ignored = failed.filter((i) => i.ignored);
   if (notIgnored.length > 0) {
     lines.push(`Not delivered (${notIgnored.length}):`);
-    lines.push(...notIgnored.map(describe));
+    for (const i of notIgnored) lines.push(describeFailure(i));
   }
   if (ignored.length > 0) {
     lines.push(`Not delivered but ignored (${ignored.length}):`);
-    lines.push(...ignored.map(describe));
+    for (const i of ignored) lines.push(describeFailure(i));
+  }
+  // Server text (Fault reasons, bodies, contexts) is shown escaped.
+  return lines.map(escapeForTerminal);
+}
+
+/** The lines about manifests and sources of an XDS-I.b run. */
+function describeManifests(summary: CliSummary): string[] {
+  const manifests = summary.manifests;
+  if (manifests === undefined) return [];
+  if (manifests.length === 0) {
+    return ["No KOS manifest found: nothing to download"];
+  }
+  const lines: string[] = [];
+  const failed = manifests.filter((m) => m.status === "failed");
+  lines.push(
+    `${manifests.length} manifest(s) (${
+      manifests.length - failed.length
+    } read), ${summary.sources?.length ?? 0} source(s):`,
+  );
+  for (const src of summary.sources ?? []) {
+    lines.push(
+      `  source ${src.repositoryUniqueId || "(default)"}${
+        src.community ? ` of ${src.community}` : ""
+      } at ${src.url}: ${src.delivered} of ${src.instances} delivered${
+        src.skipped ? `, ${src.skipped} present` : ""
+      }${src.failed ? `, ${src.failed} failed` : ""}`,
+    );
+  }
+  if (failed.length > 0) {
+    lines.push(`Manifests not read (${failed.length}):`);
+    for (const m of failed) {
+      lines.push(
+        `  ${m.documentUniqueId ?? m.path ?? "?"}${
+          m.community ? ` (community ${m.community})` : ""
+        }: ${m.error?.name ?? "Error"}: ${m.error?.message ?? "failed"}`,
+      );
+    }
   }
   return lines;
 }

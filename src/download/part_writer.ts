@@ -13,7 +13,23 @@
 import dicomParser from "dicom-parser";
 import { dirname, join } from "node:path";
 import { parsePart10 } from "../dicom.ts";
-import { InvalidDicomError, SopInstanceMismatchError } from "../errors.ts";
+import {
+  InvalidDicomError,
+  Rad69Error,
+  SopInstanceMismatchError,
+} from "../errors.ts";
+import {
+  type DownloadJournal,
+  type FileDigest,
+  fileDigest,
+} from "../download_journal.ts";
+import {
+  denoFileSink,
+  type FileSink,
+  type SinkFile,
+  toFileWriteError,
+} from "../file_sink.ts";
+import type { Rad69Instance } from "../instance.ts";
 import type {
   DocumentSink,
   OpenInstanceSink,
@@ -30,6 +46,8 @@ export interface StagedFile {
   readonly path: string;
   /** Its size in bytes. */
   readonly bytes: number;
+  /** The SHA-256 of its bytes (hex), for the download journal. */
+  readonly sha256: string;
   /** The server's warnings about it. */
   readonly warnings: readonly RegistryError[];
 }
@@ -38,6 +56,8 @@ export interface StagedFile {
 export interface PartWritersOptions {
   /** Flush each file to stable storage before it is closed. */
   fsync?: boolean;
+  /** Where files are created (the real file system by default). */
+  files?: FileSink;
 }
 
 /** The head kept in memory to find the SOP Instance UID. */
@@ -108,6 +128,7 @@ export class PartWriters {
   readonly inFlight: Set<string> = new Set();
   readonly #paths: ReadonlyMap<string, string>;
   readonly #fsync: boolean;
+  readonly #files: FileSink;
   readonly #made = new Set<string>();
   /** Head buffers of closed sinks, reused (no fresh pages per instance). */
   readonly #heads: Uint8Array[] = [];
@@ -122,6 +143,7 @@ export class PartWriters {
   ) {
     this.#paths = paths;
     this.#fsync = options.fsync ?? false;
+    this.#files = options.files ?? denoFileSink;
   }
 
   /**
@@ -130,48 +152,85 @@ export class PartWriters {
    * @param ref The instance.
    * @param doc Its DocumentResponse.
    * @returns Its sink.
-   * @throws {Error} A file-system error, or a TypeError for an instance
-   * without a path.
+   * @throws {FileWriteError} A file-system error (the instance fails).
+   * @throws {TypeError} For an instance without a path.
    */
-  readonly open = async (
+  readonly open = (
     ref: InstanceReference,
     doc: DocumentResponse,
   ): Promise<DocumentSink<StagedFile>> => {
     const path = this.#paths.get(ref.instanceUid);
-    if (path === undefined) {
+    if (path === undefined || path === "") {
       throw new TypeError(`No download path for "${ref.instanceUid}"`);
     }
-    const folder = dirname(path);
-    if (!this.#made.has(folder)) {
-      await Deno.mkdir(folder, { recursive: true });
-      this.#made.add(folder);
-    }
-    const temp = join(folder, `.${ref.instanceUid}.dcm.${randomHex(6)}.part`);
-    this.inFlight.add(temp);
-    try {
-      // Synchronous, like the writes: an async open costs a thread hop
-      // that, with requests in flight, took longer than the open itself.
-      const file = Deno.openSync(temp, {
-        read: true,
-        write: true,
-        createNew: true,
-      });
-      const head = this.#heads.pop() ?? new Uint8Array(HEAD_BYTES);
-      return new FileSink(this, file, temp, path, ref, doc, head, this.#fsync);
-    } catch (error) {
-      this.inFlight.delete(temp);
-      throw error;
-    }
+    return this.#openAt(ref, doc.documentUniqueId, path);
   };
 
   /**
-   * Renames a staged file to its final name.
+   * Writes an instance held in memory to its temporary file (a custom
+   * layout names the file only once the instance is there).
+   *
+   * @param instance The instance.
+   * @param path Where it goes.
+   * @returns Its outcome: staged, or failed (a file-system error).
+   */
+  async stageWhole(
+    instance: Rad69Instance,
+    path: string,
+  ): Promise<ExchangeOutcome<InstanceReference, StagedFile>> {
+    const ref = instance.ref;
+    let sink: DocumentSink<StagedFile> | undefined;
+    try {
+      sink = await this.#openAt(ref, ref.instanceUid, path);
+      await sink.write(instance.bytes);
+      const staged = await sink.close(instance.warnings);
+      return { status: "delivered", ref, instance: staged };
+    } catch (error) {
+      await sink?.abort();
+      if (error instanceof Rad69Error) return { status: "failed", ref, error };
+      throw error;
+    }
+  }
+
+  async #openAt(
+    ref: InstanceReference,
+    uid: string,
+    path: string,
+  ): Promise<DocumentSink<StagedFile>> {
+    const folder = dirname(path);
+    const temp = join(folder, `.${ref.instanceUid}.dcm.${randomHex(6)}.part`);
+    try {
+      if (!this.#made.has(folder)) {
+        Deno.mkdirSync(folder, { recursive: true });
+        this.#made.add(folder);
+      }
+      this.inFlight.add(temp);
+      const file = await this.#files.create(temp);
+      const head = this.#heads.pop() ?? new Uint8Array(HEAD_BYTES);
+      return new TempFileSink(this, file, { temp, path, ref, uid }, head);
+    } catch (error) {
+      this.inFlight.delete(temp);
+      throw toFileWriteError(error, path, ref) ?? error;
+    }
+  }
+
+  /** Whether files are flushed before they are closed. */
+  get fsync(): boolean {
+    return this.#fsync;
+  }
+
+  /**
+   * Moves a staged file to its final name: its journal line first (a file
+   * under its final name always has one; a line without its file is
+   * harmless, resume checks the hash), then the rename.
    *
    * @param staged The file.
+   * @param journal The download's journal.
    * @throws {Error} A file-system error; the temporary file is removed.
    */
-  async commit(staged: StagedFile): Promise<void> {
+  async commit(staged: StagedFile, journal: DownloadJournal): Promise<void> {
     try {
+      await journal.record(staged.path, staged.bytes, staged.sha256);
       Deno.renameSync(staged.tempPath, staged.path);
     } catch (error) {
       await this.discard(staged.tempPath);
@@ -205,20 +264,26 @@ export class PartWriters {
   }
 }
 
+/** Where a sink writes, and for what. */
+interface Target {
+  readonly temp: string;
+  readonly path: string;
+  readonly ref: InstanceReference;
+  readonly uid: string;
+}
+
 /**
  * The sink of one instance: its temporary file. It keeps no piece: each is
- * written before `write` returns and the head is copied, so the exchange
- * may free a chunk's buffer at once (`copies`).
+ * written (synchronously when the file can) before `write` returns, and the
+ * head is copied, so the exchange may free a chunk's buffer at once
+ * (`copies`). File-system errors become a `FileWriteError` of the instance.
  */
-class FileSink implements DocumentSink<StagedFile> {
+class TempFileSink implements DocumentSink<StagedFile> {
   readonly copies = true;
   readonly #writers: PartWriters;
-  readonly #file: Deno.FsFile;
-  readonly #temp: string;
-  readonly #path: string;
-  readonly #ref: InstanceReference;
-  readonly #doc: DocumentResponse;
-  readonly #fsync: boolean;
+  readonly #file: SinkFile;
+  readonly #target: Target;
+  readonly #digest: FileDigest = fileDigest();
   /** A copy of the first bytes, for the head check. */
   readonly #head: Uint8Array;
   #size = 0;
@@ -226,33 +291,34 @@ class FileSink implements DocumentSink<StagedFile> {
 
   constructor(
     writers: PartWriters,
-    file: Deno.FsFile,
-    temp: string,
-    path: string,
-    ref: InstanceReference,
-    doc: DocumentResponse,
+    file: SinkFile,
+    target: Target,
     head: Uint8Array,
-    fsync: boolean,
   ) {
     this.#writers = writers;
     this.#file = file;
-    this.#temp = temp;
-    this.#path = path;
-    this.#ref = ref;
-    this.#doc = doc;
+    this.#target = target;
     this.#head = head;
-    this.#fsync = fsync;
   }
 
-  write(bytes: Uint8Array): void {
+  write(bytes: Uint8Array): void | Promise<void> {
     if (this.#size < HEAD_BYTES) {
       const take = Math.min(bytes.length, HEAD_BYTES - this.#size);
       this.#head.set(bytes.subarray(0, take), this.#size);
     }
-    for (let at = 0; at < bytes.length;) {
-      at += this.#file.writeSync(bytes.subarray(at));
-    }
     this.#size += bytes.length;
+    this.#digest.update(bytes);
+    const file = this.#file;
+    if (file.writeSync) {
+      try {
+        return file.writeSync(bytes);
+      } catch (error) {
+        throw this.#typed(error);
+      }
+    }
+    return file.write(bytes).catch((error) => {
+      throw this.#typed(error);
+    });
   }
 
   async close(warnings: readonly RegistryError[]): Promise<StagedFile> {
@@ -261,19 +327,26 @@ class FileSink implements DocumentSink<StagedFile> {
     } finally {
       this.#writers.recycle(this.#head);
     }
-    if (this.#fsync) await this.#file.sync();
-    this.#closeFile();
-    return {
-      tempPath: this.#temp,
-      path: this.#path,
-      bytes: this.#size,
-      warnings,
-    };
+    try {
+      if (this.#writers.fsync) await this.#file.sync();
+      this.#closeFile();
+    } catch (error) {
+      throw this.#typed(error);
+    }
+    const { temp, path } = this.#target;
+    const sha256 = this.#digest.hex();
+    return { tempPath: temp, path, bytes: this.#size, sha256, warnings };
   }
 
   async abort(): Promise<void> {
     this.#closeFile();
-    await this.#writers.discard(this.#temp);
+    await this.#writers.discard(this.#target.temp);
+  }
+
+  /** A file-system error as the instance's FileWriteError. */
+  #typed(error: unknown): unknown {
+    return toFileWriteError(error, this.#target.path, this.#target.ref) ??
+      error;
   }
 
   #closeFile(): void {
@@ -288,11 +361,11 @@ class FileSink implements DocumentSink<StagedFile> {
 
   /** Reads back up to MAX_HEAD_BYTES of the file (for a long head). */
   #readBack(): Uint8Array {
+    using file = Deno.openSync(this.#target.temp, { read: true });
     const head = new Uint8Array(Math.min(this.#size, MAX_HEAD_BYTES));
-    this.#file.seekSync(0, Deno.SeekMode.Start);
     let got = 0;
     while (got < head.length) {
-      const n = this.#file.readSync(head.subarray(got));
+      const n = file.readSync(head.subarray(got));
       if (n === null) break;
       got += n;
     }
@@ -301,8 +374,8 @@ class FileSink implements DocumentSink<StagedFile> {
 
   /** Checks the DICM prefix and the SOP Instance UID in the head. */
   #check(): void {
-    const uid = this.#doc.documentUniqueId;
-    const options = { instance: this.#ref };
+    const { uid, ref } = this.#target;
+    const options = { instance: ref };
     let head = this.#head.subarray(0, Math.min(this.#size, HEAD_BYTES));
     if (head.length < 132) {
       throw new InvalidDicomError(
@@ -339,8 +412,8 @@ class FileSink implements DocumentSink<StagedFile> {
  * Runs a retrieve whose instances are written to the sinks `open` gives
  * (`Rad69Client.retrieveTo()`): what `download()` takes, not the client.
  */
-export type RetrieveToFn = (
+export type RetrieveToFn = <Delivered>(
   refs: readonly InstanceReference[],
-  open: OpenInstanceSink<StagedFile>,
+  open: OpenInstanceSink<Delivered>,
   options: RetrieveCallOptions,
-) => AsyncIterable<ExchangeOutcome<InstanceReference, StagedFile>>;
+) => AsyncIterable<ExchangeOutcome<InstanceReference, Delivered>>;

@@ -49,6 +49,29 @@ function errorsFor(
 }
 
 /**
+ * Whether an error is ignored: its class name, a base class name or its
+ * `code` is listed.
+ */
+export function isIgnored(
+  error: Rad69Error,
+  ignored: readonly string[],
+): boolean {
+  if (ignored.length === 0) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" && ignored.includes(code)) return true;
+  for (
+    let proto: object | null = Object.getPrototypeOf(error);
+    proto !== null && proto !== Object.prototype;
+    proto = Object.getPrototypeOf(proto)
+  ) {
+    const name = (proto as { constructor?: { name?: unknown } }).constructor
+      ?.name;
+    if (typeof name === "string" && ignored.includes(name)) return true;
+  }
+  return ignored.includes(error.name);
+}
+
+/**
  * The state of one exchange: what was asked and what is still pending.
  * Errors are redacted as they are recorded.
  */
@@ -57,23 +80,29 @@ export class Accounting<Ref, Delivered> {
   readonly pending: Map<string, Ref>;
   readonly #transaction: Transaction<Ref, Delivered>;
   readonly #secrets: readonly string[];
+  readonly #ignored: readonly string[];
   readonly #settings: ExchangeSettings;
 
   /**
    * @param transaction The transaction (for the documents' keys).
    * @param refs What was requested.
    * @param secrets What to redact from errors.
+   * @param ignored Error class names and codes the caller ignores: a
+   * document sent with an Error about it is then delivered with that error
+   * as a warning instead of failed.
    * @param settings The exchange's settings (for the documents' sinks).
    */
   constructor(
     transaction: Transaction<Ref, Delivered>,
     refs: readonly Ref[],
     secrets: readonly string[],
+    ignored: readonly string[],
     settings: ExchangeSettings,
   ) {
     this.#transaction = transaction;
     this.pending = new Map(refs.map((r) => [transaction.key(r), r]));
     this.#secrets = secrets;
+    this.#ignored = ignored;
     this.#settings = settings;
   }
 
@@ -121,31 +150,40 @@ export class Accounting<Ref, Delivered> {
     return out;
   }
 
-  /** The warnings that concern the document `uid` (or no document). */
-  warningsFor(
-    uid: string,
-    warnings: readonly RegistryError[],
-  ): RegistryError[] {
-    return warnings.filter((w) =>
-      w.location.trim() === uid || containsUid(w.context, uid) ||
-      (w.location.trim() === "" && !/\d+\.\d+\.\d+/.test(w.context))
-    );
-  }
-
   /**
    * Closes a document's sink (which verifies the bytes) and delivers what
    * it made, or fails the document with the sink's error (the sink is then
-   * aborted). Errors other than a {@linkcode Rad69Error} are thrown.
+   * aborted). A document the root part reports an Error for (by location,
+   * else by its UID in the context) is not delivered even though its bytes
+   * came: it fails with that error, unless the error's class or code is
+   * ignored, when it is delivered with the error among its warnings.
+   * Errors other than a {@linkcode Rad69Error} are thrown as a
+   * {@linkcode SinkError}.
    */
   async close(
     ref: Ref,
     sink: DocumentSink<Delivered>,
-    warnings: readonly RegistryError[],
+    rootErrors: readonly RegistryError[],
   ): Promise<ExchangeOutcome<Ref, Delivered> | undefined> {
     const uid = this.#transaction.key(ref);
+    const own = rootErrors.filter((w) =>
+      w.isWarning && (
+        w.location.trim() === uid || containsUid(w.context, uid) ||
+        (w.location.trim() === "" && !/\d+\.\d+\.\d+/.test(w.context))
+      )
+    );
+    const reported = errorsFor(rootErrors.filter((e) => !e.isWarning), uid);
+    if (reported.length > 0) {
+      const error = this.#transaction.registryError(reported[0]!, ref);
+      if (!isIgnored(error, this.#ignored)) {
+        await sink.abort();
+        return this.fail(ref, error);
+      }
+      own.push(...reported);
+    }
     let value: Delivered;
     try {
-      value = await sink.close(this.warningsFor(uid, warnings));
+      value = await sink.close(own);
     } catch (error) {
       await sink.abort();
       if (error instanceof Rad69Error) return this.fail(ref, error);
@@ -162,7 +200,7 @@ export class Accounting<Ref, Delivered> {
     ref: Ref,
     doc: DocumentResponse,
     bytes: Uint8Array,
-    warnings: readonly RegistryError[],
+    rootErrors: readonly RegistryError[],
   ): Promise<ExchangeOutcome<Ref, Delivered> | undefined> {
     let sink: DocumentSink<Delivered>;
     try {
@@ -178,7 +216,7 @@ export class Accounting<Ref, Delivered> {
       if (error instanceof Rad69Error) return this.fail(ref, error);
       throw new SinkError(error);
     }
-    return await this.close(ref, sink, warnings);
+    return await this.close(ref, sink, rootErrors);
   }
 
   /**
@@ -196,12 +234,11 @@ export class Accounting<Ref, Delivered> {
   ): AsyncGenerator<ExchangeOutcome<Ref, Delivered>, void, undefined> {
     const t = this.#transaction;
     const noun = t.noun;
-    const warnings = parsed.errors.filter((e) => e.isWarning);
     for (const doc of parsed.documents) {
       if (doc.inline === undefined) continue;
       const ref = this.pending.get(doc.documentUniqueId);
       if (!ref) continue;
-      const o = await this.deliverWhole(ref, doc, doc.inline, warnings);
+      const o = await this.deliverWhole(ref, doc, doc.inline, parsed.errors);
       if (o) yield o;
     }
     for (const doc of parsed.documents) {

@@ -19,6 +19,7 @@ import {
   type MultipartPart,
 } from "../multipart/multipart_parser.ts";
 import { findSoapFault } from "../soap/response.ts";
+import { CUT_MARK, cutText } from "../redact.ts";
 import type { ExchangeWatchdog } from "./watchdog.ts";
 import { concatBytes } from "../_bytes.ts";
 
@@ -38,7 +39,7 @@ export function decodePartBody(part: MultipartPart): Uint8Array {
     if (bytes === undefined) {
       throw new Rad69ProtocolError(
         `Part ${part.index + 1} is not valid base64`,
-        { excerpt: text.slice(0, EXCERPT_BYTES) },
+        { excerpt: cutText(text, EXCERPT_BYTES) },
       );
     }
     return bytes;
@@ -50,11 +51,18 @@ export function decodePartBody(part: MultipartPart): Uint8Array {
   );
 }
 
-/** The first bytes of a body as text, for an error message. */
+/**
+ * The first bytes of a body as text, for an error message. A body cut
+ * short ends with the cut mark, so that redaction also removes the prefix
+ * of a secret the cut went through.
+ */
 export function excerptOf(bytes: Uint8Array): string {
-  return new TextDecoder("utf-8", { fatal: false }).decode(
+  const text = new TextDecoder("utf-8", { fatal: false }).decode(
     bytes.subarray(0, EXCERPT_BYTES),
   );
+  return bytes.length >= EXCERPT_BYTES
+    ? text.replace(/\uFFFD+$/, "") + CUT_MARK
+    : text;
 }
 
 /**

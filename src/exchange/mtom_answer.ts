@@ -81,7 +81,7 @@ class PartMatcher<Ref, Delivered> {
   #orderMode = false;
   #orderNext = 0;
   #sawContentId = false;
-  #warnings: RegistryError[] = [];
+  #rootErrors: readonly RegistryError[] = [];
   #part: CurrentPart<Ref, Delivered> = { kind: "skip" };
   /** The buffer of the last body piece, and whether anything keeps it. */
   #lastBuffer: ArrayBufferLike | undefined;
@@ -273,7 +273,7 @@ class PartMatcher<Ref, Delivered> {
     this.#part = { kind: "skip" };
     if (part.kind === "stream") {
       for (const { ref, sink } of part.open) {
-        const o = await this.accounting.close(ref, sink, this.#warnings);
+        const o = await this.accounting.close(ref, sink, this.#rootErrors);
         if (o) this.ready.push(o);
       }
       return;
@@ -304,7 +304,7 @@ class PartMatcher<Ref, Delivered> {
       this.httpStatus,
     );
     this.root = root;
-    this.#warnings = root.errors.filter((e) => e.isWarning);
+    this.#rootErrors = root.errors;
     for (const doc of root.documents) {
       if (doc.contentId !== undefined) {
         const list = this.#byContentId.get(doc.contentId) ?? [];
@@ -366,7 +366,7 @@ class PartMatcher<Ref, Delivered> {
         ref,
         doc,
         bytes,
-        this.#warnings,
+        this.#rootErrors,
       );
       if (o) this.ready.push(o);
     }

@@ -14,7 +14,7 @@ import {
 import type { ExchangeConfig } from "../config.ts";
 import { parseMediaType } from "../multipart/content_type.ts";
 import type { ExchangeOutcome } from "../outcome.ts";
-import { redactUrl, stripUserinfo } from "../redact.ts";
+import { cutText, redactUrl, stripUserinfo } from "../redact.ts";
 import { findSoapFault } from "../soap/response.ts";
 import { Accounting } from "./accounting.ts";
 import {
@@ -63,6 +63,7 @@ export async function* runExchange<Ref, Delivered>(
     transaction,
     refs,
     config.session.secrets,
+    s.ignoredErrors,
     s,
   );
   let securityHeader: string | undefined;
@@ -215,7 +216,7 @@ export async function rejectUnsuccessful(
   const text = excerptOf(excerpt);
   throw new Rad69HttpError(
     `Server at ${url} answered HTTP ${response.status} ${response.statusText}: ${
-      JSON.stringify(text.slice(0, 200))
+      JSON.stringify(cutText(text, 200))
     }`,
     {
       status: response.status,

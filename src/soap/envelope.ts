@@ -264,3 +264,31 @@ function packageSoap(
     xml,
   };
 }
+
+/**
+ * One xds-b `DocumentRequest` (HomeCommunityId?, RepositoryUniqueId,
+ * DocumentUniqueId): the element RAD-69, RAD-75, ITI-43 and ITI-39 requests
+ * share. The UIDs must have been checked (digits and dots: nothing to
+ * escape); the HomeCommunityId is escaped.
+ *
+ * @param doc The ids.
+ * @param where Where the HomeCommunityId came from, for messages.
+ * @param what What the request is, for messages.
+ * @returns The element, with the `xdsb` prefix.
+ */
+export function documentRequestXml(
+  doc: {
+    readonly repositoryUniqueId: string;
+    readonly documentUniqueId: string;
+    readonly homeCommunityId?: string | undefined;
+  },
+  where: string,
+  what: string,
+): string {
+  const community = doc.homeCommunityId === undefined
+    ? ""
+    : `<xdsb:HomeCommunityId>${
+      escapeXmlValue(doc.homeCommunityId, where, what)
+    }</xdsb:HomeCommunityId>`;
+  return `<xdsb:DocumentRequest>${community}<xdsb:RepositoryUniqueId>${doc.repositoryUniqueId}</xdsb:RepositoryUniqueId><xdsb:DocumentUniqueId>${doc.documentUniqueId}</xdsb:DocumentUniqueId></xdsb:DocumentRequest>`;
+}

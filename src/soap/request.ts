@@ -9,7 +9,7 @@ import { assertUid, type InstanceReference } from "../references.ts";
 import {
   assertText,
   buildSoapRequest,
-  escapeXmlValue,
+  documentRequestXml,
   type RetrieveRequest,
 } from "./envelope.ts";
 
@@ -439,19 +439,11 @@ function retrieveBody(
     for (const [seriesUid, docs] of series) {
       parts.push(`<iherad:SeriesRequest seriesInstanceUID="${seriesUid}">`);
       for (const doc of docs) {
-        parts.push("<xdsb:DocumentRequest>");
-        if (doc.homeCommunityId !== undefined) {
-          parts.push(
-            `<xdsb:HomeCommunityId>${
-              escapeXmlValue(doc.homeCommunityId, "homeCommunityId", what)
-            }</xdsb:HomeCommunityId>`,
-          );
-        }
-        parts.push(
-          `<xdsb:RepositoryUniqueId>${doc.repositoryUniqueId}</xdsb:RepositoryUniqueId>`,
-          `<xdsb:DocumentUniqueId>${doc.instanceUid}</xdsb:DocumentUniqueId>`,
-          "</xdsb:DocumentRequest>",
-        );
+        parts.push(documentRequestXml(
+          { ...doc, documentUniqueId: doc.instanceUid },
+          "homeCommunityId",
+          what,
+        ));
       }
       parts.push("</iherad:SeriesRequest>");
     }

@@ -279,6 +279,95 @@ function registryError(element: XmlElement): RegistryError {
   };
 }
 
+/** The status and RegistryErrors of an `rs:RegistryResponseType` element. */
+export interface RegistryStatus {
+  /** The normalised status. */
+  readonly status: RetrieveStatus;
+  /** The status URN exactly as sent. */
+  readonly statusUrn: string;
+  /** The RegistryErrors (and warnings) of its RegistryErrorList. */
+  readonly errors: RegistryError[];
+}
+
+/**
+ * Reads the `@status` and the `rs:RegistryErrorList` of an element of type
+ * `rs:RegistryResponseType` (an ITI-43 `rs:RegistryResponse`, an ITI-18
+ * `query:AdhocQueryResponse`): the one RegistryError reader of the package.
+ *
+ * @param element The element.
+ * @param what Its name in messages ("RegistryResponse").
+ * @param excerpt The start of the document, for errors.
+ * @returns The status, its URN and the errors.
+ * @throws {Rad69ProtocolError} When the status is missing or unknown.
+ */
+export function readRegistryStatus(
+  element: XmlElement,
+  what: string,
+  excerpt: string,
+): RegistryStatus {
+  const statusUrn = element.attrs["status"]?.trim() ?? "";
+  const status = STATUSES.get(statusUrn);
+  if (!status) {
+    throw new Rad69ProtocolError(
+      statusUrn === ""
+        ? `Cannot parse SOAP response: the ${what} has no status`
+        : `Cannot parse SOAP response: unknown ${what} status "${statusUrn}"`,
+      { excerpt },
+    );
+  }
+  const errors: RegistryError[] = [];
+  for (const list of element.children) {
+    if (list.local !== "RegistryErrorList" || list.ns !== RS_NS) continue;
+    for (const e of list.children) {
+      if (e.local === "RegistryError" && e.ns === RS_NS) {
+        errors.push(registryError(e));
+      }
+    }
+  }
+  return { status, statusUrn, errors };
+}
+
+/** A SOAP answer's Body, read and checked for a Fault. */
+export interface SoapAnswerBody {
+  /** The document as text. */
+  readonly text: string;
+  /** Its first characters, for errors. */
+  readonly excerpt: string;
+  /** The Envelope's Body. */
+  readonly body: XmlElement;
+}
+
+/**
+ * Decodes (strict UTF-8) and parses a SOAP answer, finds its Body and
+ * throws the Fault it holds, if any.
+ *
+ * @param xml The envelope, as text or UTF-8 bytes.
+ * @param httpStatus The HTTP status that carried it, kept in a Fault.
+ * @returns The text, an excerpt and the Body.
+ * @throws {SoapFaultError} When the Body holds a SOAP 1.2 or 1.1 Fault.
+ * @throws {Rad69ProtocolError} When the content is not UTF-8, not XML, or
+ * not a SOAP Envelope with a Body.
+ */
+export function readSoapBody(
+  xml: string | Uint8Array,
+  httpStatus: number,
+): SoapAnswerBody {
+  const text = toText(xml, true);
+  const excerpt = text.slice(0, EXCERPT_LENGTH);
+  const root = parseXml(text, { what: "SOAP response" });
+  const body = soapBody(root);
+  if (typeof body === "string") {
+    throw new Rad69ProtocolError(`Cannot parse SOAP response: ${body}`, {
+      excerpt,
+    });
+  }
+  const fault = findFault(body);
+  if (fault) {
+    throw faultError(fault, httpStatus, child(root, root.ns, "Header"));
+  }
+  return { text, excerpt, body };
+}
+
 /** Reads one `xdsb:DocumentResponse`. */
 function documentResponse(
   element: XmlElement,
@@ -385,37 +474,18 @@ export function parseRetrieveResponse(
   xml: string | Uint8Array,
   options?: ParseRetrieveResponseOptions,
 ): RetrieveResponse {
-  const text = toText(xml, true);
-  const excerpt = text.slice(0, EXCERPT_LENGTH);
-  const root = parseXml(text, { what: "SOAP response" });
-  const body = soapBody(root);
-  if (typeof body === "string") {
-    throw new Rad69ProtocolError(`Cannot parse SOAP response: ${body}`, {
-      excerpt,
-    });
-  }
-  const fault = findFault(body);
-  if (fault) {
-    throw faultError(
-      fault,
-      options?.httpStatus ?? 200,
-      child(root, root.ns, "Header"),
-    );
-  }
-
-  const response = descendant(
-    body,
-    (e) => e.local === "RetrieveDocumentSetResponse" && e.ns === XDSB_NS,
+  const { text, excerpt, body } = readSoapBody(
+    xml,
+    options?.httpStatus ?? 200,
   );
-  if (!response) {
-    const first = body.children[0];
-    throw new Rad69ProtocolError(
-      `Cannot parse SOAP response: the Body holds no xdsb:RetrieveDocumentSetResponse${
-        first ? ` (found "${first.name}" in namespace "${first.ns}")` : ""
-      }`,
-      { excerpt },
-    );
-  }
+
+  const response = bodyElement(
+    body,
+    XDSB_NS,
+    "RetrieveDocumentSetResponse",
+    "xdsb",
+    excerpt,
+  );
   const registry = child(response, RS_NS, "RegistryResponse");
   if (!registry) {
     throw new Rad69ProtocolError(
@@ -423,25 +493,11 @@ export function parseRetrieveResponse(
       { excerpt },
     );
   }
-  const statusUrn = registry.attrs["status"]?.trim() ?? "";
-  const status = STATUSES.get(statusUrn);
-  if (!status) {
-    throw new Rad69ProtocolError(
-      statusUrn === ""
-        ? "Cannot parse SOAP response: the RegistryResponse has no status"
-        : `Cannot parse SOAP response: unknown RegistryResponse status "${statusUrn}"`,
-      { excerpt },
-    );
-  }
-  const errors: RegistryError[] = [];
-  for (const list of registry.children) {
-    if (list.local !== "RegistryErrorList" || list.ns !== RS_NS) continue;
-    for (const e of list.children) {
-      if (e.local === "RegistryError" && e.ns === RS_NS) {
-        errors.push(registryError(e));
-      }
-    }
-  }
+  const { status, statusUrn, errors } = readRegistryStatus(
+    registry,
+    "RegistryResponse",
+    excerpt,
+  );
   const documents: DocumentResponse[] = [];
   for (const e of response.children) {
     if (e.local === "DocumentResponse" && e.ns === XDSB_NS) {
@@ -449,4 +505,34 @@ export function parseRetrieveResponse(
     }
   }
   return { status, statusUrn, errors, documents };
+}
+
+/**
+ * The answer element of a SOAP Body (the first of that name, at any depth:
+ * some servers wrap it), or a protocol error saying what the Body holds.
+ *
+ * @param body The SOAP Body.
+ * @param ns The element's namespace URI.
+ * @param local Its local name.
+ * @param prefix The prefix it is named with in messages.
+ * @param excerpt The answer's excerpt, for the error.
+ * @returns The element.
+ * @throws {Rad69ProtocolError} When the Body holds no such element.
+ */
+export function bodyElement(
+  body: XmlElement,
+  ns: string,
+  local: string,
+  prefix: string,
+  excerpt: string,
+): XmlElement {
+  const found = descendant(body, (e) => e.local === local && e.ns === ns);
+  if (found) return found;
+  const first = body.children[0];
+  throw new Rad69ProtocolError(
+    `Cannot parse SOAP response: the Body holds no ${prefix}:${local}${
+      first ? ` (found "${first.name}" in namespace "${first.ns}")` : ""
+    }`,
+    { excerpt },
+  );
 }

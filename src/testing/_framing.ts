@@ -69,7 +69,7 @@ export function severityUrn(severity: string | undefined): string {
 }
 
 /** WS-Addressing response headers. */
-function addressing(prefix: string, action: string, relatesTo?: string) {
+export function addressing(prefix: string, action: string, relatesTo?: string) {
   const wsa = (name: string, value: string) =>
     `<${name} xmlns="${WSA_NS}">${escapeXml(value)}</${name}>`;
   return `<${prefix}:Header>${wsa("Action", action)}${

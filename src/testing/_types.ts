@@ -319,9 +319,9 @@ export interface FakeSoapFault {
     | "VersionMismatch"
     | "DataEncodingUnknown";
   /**
-   * `env:Subcode/env:Value` as a QName. The prefixes `wsa:` (WS-Addressing)
-   * and `env:` (SOAP 1.2) are declared; any other prefix is bound to
-   * `urn:rad69:fake`.
+   * `env:Subcode/env:Value` as a QName. The prefixes `wsa:` (WS-Addressing),
+   * `wsse:` (WS-Security 1.0) and `env:` (SOAP 1.2) are declared; any other
+   * prefix is bound to `urn:rad69:fake`.
    */
   readonly subcode?: string;
   /**
@@ -743,6 +743,12 @@ export interface FakeRad69ServerOptions extends FakeAuthOptions {
    * @default {"127.0.0.1"}
    */
   readonly hostname?: string;
+  /**
+   * Port to listen on; 0 lets the system pick a free one.
+   *
+   * @default {0}
+   */
+  readonly port?: number;
   /**
    * Fault plain `application/soap+xml` requests (strict NIST-like server).
    *

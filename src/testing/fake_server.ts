@@ -61,7 +61,8 @@ const IMPLICIT_VR_LE = "1.2.840.10008.1.2";
 const NOT_DICOM = new TextEncoder().encode(
   "<html><head><title>500 Internal Server Error</title></head><body>Storage error</body></html>\n",
 );
-const DIALECTS: readonly FakeDialect[] = [
+/** Every dialect the fake server speaks. */
+export const FAKE_DIALECTS: readonly FakeDialect[] = [
   "cxf",
   "vitrea",
   "nist",
@@ -253,7 +254,7 @@ export class FakeRad69Server implements AsyncDisposable {
    */
   constructor(options: FakeRad69ServerOptions = {}) {
     const dialect = options.dialect ?? "cxf";
-    if (!DIALECTS.includes(dialect)) {
+    if (!FAKE_DIALECTS.includes(dialect)) {
       throw new TypeError(
         `Cannot start fake server: unknown dialect "${dialect}"`,
       );
@@ -272,7 +273,7 @@ export class FakeRad69Server implements AsyncDisposable {
     this.#ready.catch(() => {});
     this.#server = Deno.serve({
       hostname: options.hostname ?? "127.0.0.1",
-      port: 0,
+      port: options.port ?? 0,
       onListen() {},
       onError(error) {
         return new Response(

@@ -5,7 +5,9 @@
  * WCF, dicomtrolley's form-data mock, inline base64) and injects faults
  * ({@linkcode FaultPlan}); and builders of valid DICOM Part-10 instances
  * ({@linkcode buildDicomInstance}, {@linkcode syntheticStudy}) and of KOS
- * manifests ({@linkcode buildKos}).
+ * manifests ({@linkcode buildKos}); and a fake XDS registry or responding
+ * gateway ({@linkcode FakeXdsRegistry}: ITI-18 / ITI-38 FindDocuments)
+ * holding DocumentEntries.
  *
  * @example Test a client against a fake dcm4chee-arc
  * ```ts
@@ -32,9 +34,27 @@
  * assert.deepEqual(server.requests.map((r) => r.documents.length), [3, 3]);
  * ```
  *
+ * @example A fake XDS registry holding a patient's KOS manifest
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FakeXdsRegistry } from "@rad69/client/testing";
+ *
+ * await using registry = await FakeXdsRegistry.start({
+ *   documents: [{
+ *     patientId: "P1^^^&1.2.3&ISO",
+ *     uniqueId: "1.2.3.4.100",
+ *     repositoryUniqueId: "1.2.3.4.5",
+ *   }],
+ * });
+ * assert.ok(registry.url.endsWith("/xds/registry"));
+ * // Point an ITI-18 FindDocuments query at registry.url.
+ * ```
+ *
  * @module
  */
 
 export * from "./fake_server.ts";
 export * from "./dicom_builder.ts";
 export * from "./kos_builder.ts";
+export * from "./fake_xds_registry.ts";
+export * from "./fake_gateway.ts";

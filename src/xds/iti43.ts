@@ -8,16 +8,9 @@
  * @module
  */
 
-import {
-  type ExchangeConfig,
-  type ExchangeOptions,
-  resolveExchangeConfig,
-} from "../config.ts";
-import {
-  LimitExceededError,
-  Rad69ServerError,
-  XDSMissingDocumentError,
-} from "../errors.ts";
+import { type ExchangeOptions, resolveExchangeConfig } from "../config.ts";
+import { LimitExceededError, type Rad69ServerError } from "../errors.ts";
+import { registryErrorOf } from "../exchange/registry_error.ts";
 import { collectInMemory, type Transaction } from "../exchange/transaction.ts";
 import type { ExchangeOutcome } from "../outcome.ts";
 import { assertUid } from "../references.ts";
@@ -25,7 +18,7 @@ import { retryExchange } from "../retry.ts";
 import {
   assertText,
   buildSoapRequest,
-  escapeXmlValue,
+  documentRequestXml,
   type RetrieveRequest,
 } from "../soap/envelope.ts";
 import { parseRetrieveResponse } from "../soap/response.ts";
@@ -163,20 +156,10 @@ export function buildRetrieveDocumentSetRequest(
     }
     assertUid(doc.repositoryUniqueId, `${where}.repositoryUniqueId`);
     assertUid(doc.documentUniqueId, `${where}.documentUniqueId`);
-    parts.push("<xdsb:DocumentRequest>");
     if (doc.homeCommunityId !== undefined) {
       assertText(doc.homeCommunityId, `${where}.homeCommunityId`);
-      parts.push(
-        `<xdsb:HomeCommunityId>${
-          escapeXmlValue(doc.homeCommunityId, `${where}.homeCommunityId`, what)
-        }</xdsb:HomeCommunityId>`,
-      );
     }
-    parts.push(
-      `<xdsb:RepositoryUniqueId>${doc.repositoryUniqueId}</xdsb:RepositoryUniqueId>`,
-      `<xdsb:DocumentUniqueId>${doc.documentUniqueId}</xdsb:DocumentUniqueId>`,
-      "</xdsb:DocumentRequest>",
-    );
+    parts.push(documentRequestXml(doc, `${where}.homeCommunityId`, what));
   });
   parts.push("</xdsb:RetrieveDocumentSetRequest>");
   return buildSoapRequest({
@@ -191,35 +174,21 @@ export function buildRetrieveDocumentSetRequest(
   });
 }
 
-const MISSING_CODES = new Set([
-  "XDSMissingDocument",
-  "XDSDocumentUniqueIdError",
-]);
-
 /** Turns a RegistryError about a document into its error. */
 function documentError(
   error: RegistryError,
   ref: DocumentReference,
 ): Rad69ServerError {
-  const options = {
-    code: error.code,
-    context: error.context,
-    location: error.location,
-    severity: error.severity,
-  };
   const detail = error.context ? `: ${error.context}` : "";
   const where = ` in repository ${ref.repositoryUniqueId}${
     ref.homeCommunityId ? ` of community ${ref.homeCommunityId}` : ""
   }`;
-  return MISSING_CODES.has(error.code)
-    ? new XDSMissingDocumentError(
+  return registryErrorOf(error, {
+    notFound:
       `Document "${ref.documentUniqueId}" not found${where} (${error.code}${detail})`,
-      options,
-    )
-    : new Rad69ServerError(
+    reported:
       `Repository reported ${error.code} for document "${ref.documentUniqueId}"${where}${detail}`,
-      options,
-    );
+  });
 }
 
 /** ITI-43 (or ITI-39), as the exchange core carries it. */
@@ -300,7 +269,7 @@ export const ITI43_TRANSACTION: Transaction<
  */
 export function retrieveDocuments(
   docs: readonly DocumentReference[],
-  options: ExchangeOptions | ExchangeConfig,
+  options: ExchangeOptions,
 ): AsyncGenerator<DocumentOutcome, void, undefined> {
   return retryExchange(
     ITI43_TRANSACTION,

@@ -1,10 +1,11 @@
 /**
  * The XDS-I.b transactions one by one, for callers who drive the flow
- * themselves: ITI-43 / ITI-39 document retrieve (KOS manifests or any
- * document). The whole flow, from a patient or a manifest to files on disk,
- * is `XdsImagingConsumer` in the main module.
+ * themselves: ITI-18 / ITI-38 FindDocuments (a patient's KOS manifests),
+ * ITI-43 / ITI-39 document retrieve (KOS manifests or any document), and
+ * the KOS reader. The whole flow, from a patient or a manifest to files on
+ * disk, is `XdsImagingConsumer` in the main module.
  *
- * @example Retrieve one document
+ * @example Build a retrieve request for one document
  * ```ts
  * import assert from "node:assert/strict";
  * import { buildRetrieveDocumentSetRequest } from "@rad69/client/xds";
@@ -19,6 +20,8 @@
  * @module
  */
 
+export type { ExchangeOptions } from "../config.ts";
+export type { UnauthorizedEvent } from "../exchange/auth_types.ts";
 export {
   type BuildRetrieveDocumentSetOptions,
   buildRetrieveDocumentSetRequest,
@@ -29,3 +32,31 @@ export {
   type RetrievedDocument,
   retrieveDocuments,
 } from "./iti43.ts";
+export {
+  assertPatientCx,
+  buildFindDocumentsRequest,
+  type BuildFindDocumentsRequestOptions,
+  type DocumentEntry,
+  FIND_DOCUMENTS_QUERY_ID,
+  findDocuments,
+  type FindDocumentsQuery,
+  type FindDocumentsResponse,
+  type FindDocumentsResult,
+  ITI18_ACTION,
+  ITI38_ACTION,
+  KOS_FORMAT_CODE,
+  parseFindDocumentsResponse,
+  type ParseFindDocumentsResponseOptions,
+  type XdsCode,
+} from "./iti18.ts";
+export {
+  KOS_SOP_CLASS_UID,
+  type KosInstance,
+  type KosManifest,
+  type KosReference,
+  type KosSeries,
+  type KosStudy,
+  kosToReferences,
+  readKos,
+  type ReadKosOptions,
+} from "./kos.ts";
