@@ -103,6 +103,7 @@ function headSopInstanceUid(head: Uint8Array): string | undefined {
  * import assert from "node:assert/strict";
  * import { join } from "node:path";
  * import { syntheticStudy } from "@rad69/client/testing";
+ * import { createHash } from "node:crypto";
  * import { PartWriters } from "./part_writer.ts";
  *
  * const [instance] = syntheticStudy({ series: 1, instancesPerSeries: 1 });
@@ -115,8 +116,16 @@ function headSopInstanceUid(head: Uint8Array): string | undefined {
  *   sink.write(instance!.bytes.subarray(0, 1000));
  *   sink.write(instance!.bytes.subarray(1000));
  *   const staged = await sink.close([]);
- *   await writers.commit(staged);
+ *   const lines: string[] = [];
+ *   const journal = {
+ *     record: async (file: string, size: number, sha256: string) => {
+ *       lines.push(`${file} ${size} ${sha256}`);
+ *     },
+ *   };
+ *   await writers.commit(staged, journal);
  *   assert.deepEqual(await Deno.readFile(path), instance!.bytes);
+ *   const sha = createHash("sha256").update(instance!.bytes).digest("hex");
+ *   assert.deepEqual(lines, [`${path} ${instance!.bytes.length} ${sha}`]);
  *   assert.equal(writers.inFlight.size, 0);
  * } finally {
  *   await Deno.remove(dir, { recursive: true });
@@ -228,7 +237,10 @@ export class PartWriters {
    * @param journal The download's journal.
    * @throws {Error} A file-system error; the temporary file is removed.
    */
-  async commit(staged: StagedFile, journal: DownloadJournal): Promise<void> {
+  async commit(
+    staged: StagedFile,
+    journal: Pick<DownloadJournal, "record">,
+  ): Promise<void> {
     try {
       await journal.record(staged.path, staged.bytes, staged.sha256);
       Deno.renameSync(staged.tempPath, staged.path);
