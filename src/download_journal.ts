@@ -168,8 +168,11 @@ export class DownloadJournal {
     const file = this.#key(path);
     this.#entries.set(file, { size, sha256 });
     const line = JSON.stringify({ file, size, sha256 }) + "\n";
+    // Synchronous: one short append per file, in order, without the three
+    // thread hops of an async open, write and close (about 1 ms a file on
+    // the study bench, bench/README.md section 9).
     const next = this.#appending.then(() =>
-      Deno.writeTextFile(this.#path, line, { append: true })
+      Deno.writeTextFileSync(this.#path, line, { append: true })
     );
     this.#appending = next.catch(() => {});
     return next;
