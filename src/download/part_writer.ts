@@ -46,8 +46,8 @@ export interface StagedFile {
   readonly path: string;
   /** Its size in bytes. */
   readonly bytes: number;
-  /** The SHA-256 of its bytes (hex), for the download journal. */
-  readonly sha256: string;
+  /** The CRC-32 of its bytes (hex), for the download journal. */
+  readonly checksum: string;
   /** The server's warnings about it. */
   readonly warnings: readonly RegistryError[];
 }
@@ -103,7 +103,7 @@ function headSopInstanceUid(head: Uint8Array): string | undefined {
  * import assert from "node:assert/strict";
  * import { join } from "node:path";
  * import { syntheticStudy } from "@rad69/client/testing";
- * import { createHash } from "node:crypto";
+ * import { crc32 } from "node:zlib";
  * import { PartWriters } from "./part_writer.ts";
  *
  * const [instance] = syntheticStudy({ series: 1, instancesPerSeries: 1 });
@@ -118,14 +118,14 @@ function headSopInstanceUid(head: Uint8Array): string | undefined {
  *   const staged = await sink.close([]);
  *   const lines: string[] = [];
  *   const journal = {
- *     record: async (file: string, size: number, sha256: string) => {
- *       lines.push(`${file} ${size} ${sha256}`);
+ *     record: async (file: string, size: number, checksum: string) => {
+ *       lines.push(`${file} ${size} ${checksum}`);
  *     },
  *   };
  *   await writers.commit(staged, journal);
  *   assert.deepEqual(await Deno.readFile(path), instance!.bytes);
- *   const sha = createHash("sha256").update(instance!.bytes).digest("hex");
- *   assert.deepEqual(lines, [`${path} ${instance!.bytes.length} ${sha}`]);
+ *   const crc = crc32(instance!.bytes).toString(16).padStart(8, "0");
+ *   assert.deepEqual(lines, [`${path} ${instance!.bytes.length} ${crc}`]);
  *   assert.equal(writers.inFlight.size, 0);
  * } finally {
  *   await Deno.remove(dir, { recursive: true });
@@ -242,7 +242,7 @@ export class PartWriters {
     journal: Pick<DownloadJournal, "record">,
   ): Promise<void> {
     try {
-      await journal.record(staged.path, staged.bytes, staged.sha256);
+      await journal.record(staged.path, staged.bytes, staged.checksum);
       Deno.renameSync(staged.tempPath, staged.path);
     } catch (error) {
       await this.discard(staged.tempPath);
@@ -346,8 +346,8 @@ class TempFileSink implements DocumentSink<StagedFile> {
       throw this.#typed(error);
     }
     const { temp, path } = this.#target;
-    const sha256 = this.#digest.hex();
-    return { tempPath: temp, path, bytes: this.#size, sha256, warnings };
+    const checksum = this.#digest.hex();
+    return { tempPath: temp, path, bytes: this.#size, checksum, warnings };
   }
 
   async abort(): Promise<void> {
