@@ -84,10 +84,7 @@ export { Rad69Instance } from "./src/instance.ts";
 export { parseInstanceList, readInstanceList } from "./src/instance_list.ts";
 export type { ParseInstanceListOptions } from "./src/instance_list.ts";
 export { decodeInstance } from "./src/dicom.ts";
-export { readAttribute, tagOfKeyword } from "./src/attributes.ts";
 export type { DicomValue } from "./src/attributes.ts";
-export { DICTIONARY, DICTIONARY_REVISION } from "./src/dictionary.ts";
-export type { DictionaryEntry } from "./src/dictionary.ts";
 export type { DicomDataSet } from "./src/dicom.ts";
 export type {
   DeliveredEntry,
