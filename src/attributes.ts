@@ -66,7 +66,7 @@ const BINARY: Record<string, [keyof DicomDataSet, number]> = {
  * @example Find the tag of a keyword
  * ```ts
  * import assert from "node:assert/strict";
- * import { tagOfKeyword } from "@rad69/client";
+ * import { tagOfKeyword } from "@rad69/client/dictionary";
  *
  * assert.equal(tagOfKeyword("PatientName"), "x00100010");
  * assert.throws(() => tagOfKeyword("PatientsName"), /did you mean "PatientName"/);
@@ -107,7 +107,8 @@ function vrOf(dataset: DicomDataSet, tag: string, keyword: string): string {
  * @example Read attributes by keyword
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeInstance, readAttribute } from "@rad69/client";
+ * import { decodeInstance } from "@rad69/client";
+ * import { readAttribute } from "@rad69/client/dictionary";
  * import { buildDicomInstance } from "@rad69/client/testing";
  *
  * const bytes = buildDicomInstance({ instanceUid: "1.2.3.4", rows: 16, modality: "MR" });
