@@ -454,3 +454,51 @@ Deno.test("rad69 --gateway names the community of every failure", async () => {
     assert.equal(failed[0].community, community);
   });
 });
+
+Deno.test("rad69 --patient: a registry PartialSuccess is printed and exits 1", async () => {
+  await using d = await patientDomain(51);
+  d.registry.plan = {
+    partialSuccess: {
+      code: "XDSUnavailableCommunity",
+      context: "one community did not answer",
+    },
+  };
+  await withTemp(async (dir) => {
+    const r = await cli([
+      "--registry",
+      d.registry.url,
+      "--patient",
+      PATIENT,
+      "--repository",
+      d.repository.url,
+      "--url",
+      d.source.url,
+      "--out",
+      dir,
+      "--json",
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    const summary = JSON.parse(r.stdout);
+    assert.equal(summary.delivered, 4);
+    assert.equal(summary.registry.status, "PartialSuccess");
+    assert.equal(summary.registry.errors[0].code, "XDSUnavailableCommunity");
+    const text = await cli([
+      "--registry",
+      d.registry.url,
+      "--patient",
+      PATIENT,
+      "--repository",
+      d.repository.url,
+      "--url",
+      d.source.url,
+      "--out",
+      dir,
+      "--resume",
+    ]);
+    assert.equal(text.code, 1);
+    assert.match(
+      text.stderr,
+      /Registry answered PartialSuccess with error XDSUnavailableCommunity: one community did not answer \(some manifests may be missing\)/,
+    );
+  });
+});

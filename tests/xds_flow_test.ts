@@ -339,3 +339,26 @@ Deno.test("across communities: ITI-38, ITI-39 and RAD-75 through gateways of one
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a registry's PartialSuccess is reported and leaves the report incomplete", async () => {
+  await using d = await domain();
+  d.registry.plan = {
+    partialSuccess: {
+      code: "XDSUnavailableCommunity",
+      context: "Community urn:oid:1.9 did not answer",
+      location: "urn:oid:1.9",
+    },
+  };
+  const warnings: string[] = [];
+  const report = await d.consumer({
+    logger: { warn: (m: string) => warnings.push(m) },
+  })
+    .downloadForPatient({ patientId: PATIENT }, d.dir);
+  assert.equal(report.delivered, 7, "what was found is downloaded");
+  assert.equal(report.complete, false, "but entries may be missing");
+  assert.equal(report.registry?.status, "PartialSuccess");
+  assert.deepEqual(report.registry?.errors.map((e) => e.code), [
+    "XDSUnavailableCommunity",
+  ]);
+  assert.ok(warnings.some((w) => w.includes("XDSUnavailableCommunity")));
+});

@@ -148,6 +148,21 @@ export interface CliSummary {
   readonly manifests?: readonly SummaryManifest[];
   /** Every imaging document source (XDS-I.b runs). */
   readonly sources?: readonly SummarySource[];
+  /** What the registry said besides the entries (patient runs). */
+  readonly registry?: SummaryRegistry;
+}
+
+/** The registry's status and errors in the JSON summary. */
+export interface SummaryRegistry {
+  /** `Success` or `PartialSuccess`. */
+  readonly status: string;
+  /** The RegistryErrors and warnings it sent with the entries. */
+  readonly errors: readonly {
+    readonly code: string;
+    readonly context: string;
+    readonly location: string;
+    readonly warning: boolean;
+  }[];
 }
 
 /** Context of a summary. */
@@ -246,9 +261,27 @@ function summaryInstance(
 function xdsParts(
   report: DownloadReport | XdsDownloadReport,
   redact: (text: string) => string,
-): { manifests?: SummaryManifest[]; sources?: SummarySource[] } {
+): {
+  manifests?: SummaryManifest[];
+  sources?: SummarySource[];
+  registry?: SummaryRegistry;
+} {
   if (!("manifests" in report)) return {};
+  const registry = report.registry;
   return {
+    ...(registry
+      ? {
+        registry: {
+          status: registry.status,
+          errors: registry.errors.map((e) => ({
+            code: redact(e.code),
+            context: redact(e.context),
+            location: redact(e.location),
+            warning: e.isWarning,
+          })),
+        },
+      }
+      : {}),
     manifests: report.manifests.map((m) => ({
       status: m.status,
       ...(m.documentUniqueId ? { documentUniqueId: m.documentUniqueId } : {}),
@@ -289,7 +322,8 @@ export function buildSummary(
   const xds = xdsParts(report, context.redact);
   const manifestsFailed = xds.manifests !== undefined &&
     (xds.manifests.length === 0 ||
-      xds.manifests.some((m) => m.status === "failed"));
+      xds.manifests.some((m) => m.status === "failed") ||
+      (xds.registry?.errors.some((e) => !e.warning) ?? false));
   const exitCode = report.failed - ignored > 0 || manifestsFailed ? 1 : 0;
   return {
     version: context.version,
@@ -448,6 +482,21 @@ export function formatSummary(summary: CliSummary): string[] {
 function describeManifests(summary: CliSummary): string[] {
   const manifests = summary.manifests;
   if (manifests === undefined) return [];
+  const registry: string[] = (summary.registry?.errors ?? []).map((e) =>
+    `Registry answered ${summary.registry!.status} with ${
+      e.warning ? "warning" : "error"
+    } ${e.code}${e.context ? `: ${e.context}` : ""}${
+      e.warning ? "" : " (some manifests may be missing)"
+    }`
+  );
+  return [...registry, ...describeManifestLines(summary, manifests)];
+}
+
+/** The manifest and source lines of {@linkcode describeManifests}. */
+function describeManifestLines(
+  summary: CliSummary,
+  manifests: readonly SummaryManifest[],
+): string[] {
   if (manifests.length === 0) {
     return ["No KOS manifest found: nothing to download"];
   }

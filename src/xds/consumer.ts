@@ -18,12 +18,14 @@ import { Rad69Error } from "../errors.ts";
 import type { InstanceReference } from "../reference_types.ts";
 import { redactUrl } from "../redact.ts";
 import type { AttemptReport } from "../outcome.ts";
+import type { RegistryError } from "../soap/types.ts";
 import { createTlsHttpClient } from "../tls.ts";
 import { DEFAULT_REPOSITORY_UNIQUE_ID } from "../soap/request.ts";
 import {
   type DocumentEntry,
   findDocuments,
   type FindDocumentsQuery,
+  type FindDocumentsResult,
 } from "./iti18.ts";
 import { type DocumentReference, retrieveDocuments } from "./iti43.ts";
 import { readKos } from "./kos.ts";
@@ -103,6 +105,16 @@ export interface XdsPlan {
   readonly sources: readonly SourcePlan[];
   /** Distinct instances to retrieve. */
   readonly instances: number;
+  /**
+   * What the registry said besides the entries (patient flows): its status
+   * and the RegistryErrors it sent with them (PartialSuccess). An error of
+   * severity Error means entries may be missing: the report is then not
+   * complete.
+   */
+  readonly registry?: {
+    readonly status: string;
+    readonly errors: readonly RegistryError[];
+  } | undefined;
 }
 
 /** What a source delivered, in the report. */
@@ -125,6 +137,8 @@ export interface SourceSummary {
 
 /** The report of a flow: the instances as `download()` reports them, and more. */
 export interface XdsDownloadReport extends DownloadReport {
+  /** What the registry said besides the entries (patient flows). */
+  readonly registry?: XdsPlan["registry"];
   /** Every manifest and what happened to it. */
   readonly manifests: readonly ManifestEntry[];
   /** Every source and what it delivered. */
@@ -209,6 +223,11 @@ export class XdsImagingConsumer {
    * @throws {Rad69Error} When the query fails (`RegistryQueryError`, ...).
    */
   async findManifests(query: FindDocumentsQuery): Promise<DocumentEntry[]> {
+    return [...(await this.#query(query)).documents];
+  }
+
+  /** Runs the registry query; the whole result. */
+  async #query(query: FindDocumentsQuery): Promise<FindDocumentsResult> {
     const registry = this.#options.registry;
     if (registry === undefined) {
       throw new TypeError(
@@ -219,7 +238,14 @@ export class XdsImagingConsumer {
       String(registry),
       (options) => findDocuments(query, options),
     );
-    return [...result.documents];
+    for (const e of result.errors) {
+      this.#options.logger?.warn?.(
+        `Registry answered ${result.status} with ${e.code}${
+          e.context ? `: ${e.context}` : ""
+        }`,
+      );
+    }
+    return result;
   }
 
   /**
@@ -254,7 +280,8 @@ export class XdsImagingConsumer {
     dir?: string,
     options: { resume?: boolean } = {},
   ): Promise<XdsPlan> {
-    const found = await this.findManifests(query);
+    const result = await this.#query(query);
+    const found = result.documents;
     const entries: ManifestEntry[] = [];
     const refs: InstanceReference[] = [];
     for await (const fetched of this.#fetchManifests(found, dir, options)) {
@@ -266,7 +293,10 @@ export class XdsImagingConsumer {
         this.#readManifest(fetched.input, fetched.status, fetched.doc, refs),
       );
     }
-    return this.#plan(entries, refs);
+    return {
+      ...this.#plan(entries, refs),
+      registry: { status: result.status, errors: result.errors },
+    };
   }
 
   /**
@@ -343,7 +373,7 @@ export class XdsImagingConsumer {
         failed: report.failed,
       });
     }
-    return mergeReports(dir, reports, plan.manifests, sources, started);
+    return mergeReports(dir, reports, plan, sources, started);
   }
 
   /** Reads one manifest into an entry, adding its references to `refs`. */
@@ -618,7 +648,7 @@ function aggregateProgress(
 function mergeReports(
   dir: string,
   reports: readonly DownloadReport[],
-  manifests: readonly ManifestEntry[],
+  plan: XdsPlan,
   sources: readonly SourceSummary[],
   started: number,
 ): XdsDownloadReport {
@@ -643,8 +673,11 @@ function mergeReports(
     staleFilesRemoved: sum((r) => r.staleFilesRemoved),
     attempts,
     elapsedMs: performance.now() - started,
-    complete: failed === 0 && manifests.every((m) => m.status !== "failed"),
-    manifests,
+    complete: failed === 0 &&
+      plan.manifests.every((m) => m.status !== "failed") &&
+      !(plan.registry?.errors.some((e) => !e.isWarning) ?? false),
+    manifests: plan.manifests,
     sources,
+    ...(plan.registry ? { registry: plan.registry } : {}),
   };
 }
