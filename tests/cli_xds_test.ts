@@ -166,6 +166,27 @@ async function patientDomain(
   };
 }
 
+/** The registry, patient, repository and source flags of a patient domain. */
+function patientArgs(
+  d: {
+    registry: { url: string };
+    repository: { url: string };
+    source: { url: string };
+  },
+  patient = PATIENT,
+): string[] {
+  return [
+    "--registry",
+    d.registry.url,
+    "--patient",
+    patient,
+    "--repository",
+    d.repository.url,
+    "--url",
+    d.source.url,
+  ];
+}
+
 Deno.test("rad69 --registry --patient --repository --url: ITI-18, ITI-43, RAD-69 to files", async () => {
   await using d = await patientDomain(21);
   await withTemp(async (dir) => {
@@ -198,14 +219,7 @@ Deno.test("rad69 --dry-run prints the plan and requests no image", async () => {
   await withTemp(async (dir) => {
     const out = join(dir, "never");
     const r = await cli([
-      "--registry",
-      d.registry.url,
-      "--patient",
-      PATIENT,
-      "--repository",
-      d.repository.url,
-      "--url",
-      d.source.url,
+      ...patientArgs(d),
       "--out",
       out,
       "--dry-run",
@@ -251,14 +265,7 @@ Deno.test("rad69 --saml-assertion FILE sends the file's header to every endpoint
       `<wsse:Security xmlns:wsse="${WSSE}"><saml2:Assertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" ID="_cli-assertion-1" Version="2.0"><saml2:Subject>secret-subject-9931</saml2:Subject></saml2:Assertion></wsse:Security>`,
     );
     const r = await cli([
-      "--registry",
-      d.registry.url,
-      "--patient",
-      PATIENT,
-      "--repository",
-      d.repository.url,
-      "--url",
-      d.source.url,
+      ...patientArgs(d),
       "--saml-assertion",
       file,
       "--out",
@@ -465,14 +472,7 @@ Deno.test("rad69 --patient: a registry PartialSuccess is printed and exits 1", a
   };
   await withTemp(async (dir) => {
     const r = await cli([
-      "--registry",
-      d.registry.url,
-      "--patient",
-      PATIENT,
-      "--repository",
-      d.repository.url,
-      "--url",
-      d.source.url,
+      ...patientArgs(d),
       "--out",
       dir,
       "--json",
@@ -483,14 +483,7 @@ Deno.test("rad69 --patient: a registry PartialSuccess is printed and exits 1", a
     assert.equal(summary.registry.status, "PartialSuccess");
     assert.equal(summary.registry.errors[0].code, "XDSUnavailableCommunity");
     const text = await cli([
-      "--registry",
-      d.registry.url,
-      "--patient",
-      PATIENT,
-      "--repository",
-      d.repository.url,
-      "--url",
-      d.source.url,
+      ...patientArgs(d),
       "--out",
       dir,
       "--resume",
@@ -500,5 +493,30 @@ Deno.test("rad69 --patient: a registry PartialSuccess is printed and exits 1", a
       text.stderr,
       /Registry answered PartialSuccess with error XDSUnavailableCommunity: one community did not answer \(some manifests may be missing\)/,
     );
+  });
+});
+
+Deno.test("rad69 --dry-run --json prints the plan as JSON, manifests as the summary shows them", async () => {
+  await using d = await patientDomain(61);
+  await withTemp(async (dir) => {
+    const r = await cli([
+      ...patientArgs(d),
+      "--out",
+      join(dir, "never"),
+      "--dry-run",
+      "--json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.dryRun, true);
+    assert.equal(out.plan.instances, 4);
+    assert.deepEqual(out.plan.manifests, [{
+      status: "fetched",
+      documentUniqueId: d.kos.instanceUid,
+      repositoryUniqueId: REPOSITORY,
+      path: `ITI-43 document ${d.kos.instanceUid}`,
+      instances: 4,
+    }]);
+    assert.equal(d.source.requests.length, 0);
   });
 });

@@ -363,7 +363,7 @@ async function printPlan(
         ok: true,
         exitCode: EXIT_OK,
         dryRun: true,
-        plan: planJson(plan),
+        plan: planJson(plan, context.redact),
       };
       context.stdout(
         `${

@@ -33,6 +33,7 @@ import {
 } from "./prepare.ts";
 import type { Redactor } from "./redact.ts";
 import { layoutFromTemplate } from "../layout.ts";
+import { summaryManifest } from "./summary.ts";
 
 /** An endpoint URL of the XDS modes: no credentials inside it. */
 function xdsEndpoint(flag: string, raw: string, redactor: Redactor): URL {
@@ -277,25 +278,16 @@ export function describePlan(plan: XdsPlan): string[] {
  * The `--dry-run` plan as JSON data.
  *
  * @param plan The plan.
- * @returns Manifests and sources, without the instance lists' bytes.
+ * @param redact Removes secrets from text.
+ * @returns Manifests (as the summary shows them) and sources.
  */
-export function planJson(plan: XdsPlan): Record<string, unknown> {
+export function planJson(
+  plan: XdsPlan,
+  redact: (text: string) => string,
+): Record<string, unknown> {
   return {
     instances: plan.instances,
-    manifests: plan.manifests.map((m) => ({
-      status: m.status,
-      ...(m.documentUniqueId ? { documentUniqueId: m.documentUniqueId } : {}),
-      ...(m.repositoryUniqueId
-        ? { repositoryUniqueId: m.repositoryUniqueId }
-        : {}),
-      ...(m.homeCommunityId ? { homeCommunityId: m.homeCommunityId } : {}),
-      ...(m.path ? { path: m.path } : {}),
-      studies: m.studies,
-      instances: m.instances,
-      ...(m.error
-        ? { error: { name: m.error.name, message: m.error.message } }
-        : {}),
-    })),
+    manifests: plan.manifests.map((m) => summaryManifest(m, redact)),
     sources: plan.sources.map((s) => ({
       repositoryUniqueId: s.repositoryUniqueId,
       ...(s.homeCommunityId ? { homeCommunityId: s.homeCommunityId } : {}),

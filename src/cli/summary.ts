@@ -6,7 +6,7 @@
  */
 
 import type { DownloadEntry, DownloadReport } from "../download.ts";
-import type { XdsDownloadReport } from "../xds/consumer.ts";
+import type { ManifestEntry, XdsDownloadReport } from "../xds/consumer.ts";
 import type { Rad69Error } from "../errors.ts";
 import { formatBytes } from "./progress_bar.ts";
 import { escapeForTerminal } from "../terminal_escape.ts";
@@ -257,6 +257,30 @@ function summaryInstance(
   };
 }
 
+/**
+ * One manifest as the summary (and the `--dry-run` plan) shows it.
+ *
+ * @param m The manifest's entry.
+ * @param redact Removes secrets from text.
+ * @returns Its JSON form.
+ */
+export function summaryManifest(
+  m: ManifestEntry,
+  redact: (text: string) => string,
+): SummaryManifest {
+  return {
+    status: m.status,
+    ...(m.documentUniqueId ? { documentUniqueId: m.documentUniqueId } : {}),
+    ...(m.repositoryUniqueId
+      ? { repositoryUniqueId: m.repositoryUniqueId }
+      : {}),
+    ...(m.homeCommunityId ? { community: m.homeCommunityId } : {}),
+    ...(m.path ? { path: m.path } : {}),
+    instances: m.instances,
+    ...(m.error ? { error: summaryError(m.error, redact) } : {}),
+  };
+}
+
 /** The manifests and sources of an XDS-I.b report, for the summary. */
 function xdsParts(
   report: DownloadReport | XdsDownloadReport,
@@ -282,17 +306,7 @@ function xdsParts(
         },
       }
       : {}),
-    manifests: report.manifests.map((m) => ({
-      status: m.status,
-      ...(m.documentUniqueId ? { documentUniqueId: m.documentUniqueId } : {}),
-      ...(m.repositoryUniqueId
-        ? { repositoryUniqueId: m.repositoryUniqueId }
-        : {}),
-      ...(m.homeCommunityId ? { community: m.homeCommunityId } : {}),
-      ...(m.path ? { path: m.path } : {}),
-      instances: m.instances,
-      ...(m.error ? { error: summaryError(m.error, redact) } : {}),
-    })),
+    manifests: report.manifests.map((m) => summaryManifest(m, redact)),
     sources: report.sources.map((src) => ({
       repositoryUniqueId: src.repositoryUniqueId,
       ...(src.homeCommunityId ? { community: src.homeCommunityId } : {}),
